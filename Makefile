@@ -1,0 +1,39 @@
+# The two commands of the README: `make demo` and `make test`. Each builds its own virtualenv.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+DEMO_DIR ?= demo-output
+PYTEST_ARGS ?=
+
+.PHONY: demo test install lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Installed marker: reinstall when the package metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+install: $(VENV)/.installed
+
+demo: install
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	JUPYTER_TRACKER_DB=$(abspath $(DEMO_DIR))/tracker.db \
+		$(BIN)/papermill notebooks/quickstart.ipynb $(DEMO_DIR)/quickstart.ipynb --cwd notebooks --kernel python3 --progress-bar
+	@echo; echo "== runs =="
+	$(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db runs
+	@echo; echo "== the two most recent runs compared =="
+	$(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db compare \
+		$$($(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db runs --last 2 --format csv | tail -n 2 | cut -d, -f1)
+	@echo; $(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db doctor
+
+test: install
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbval-lax notebooks
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

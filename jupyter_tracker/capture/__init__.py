@@ -1,0 +1,1 @@
+"""Automatic capture of what a tracked cell reads, binds, seeds and logs."""

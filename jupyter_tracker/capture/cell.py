@@ -1,0 +1,247 @@
+"""The ``%%track`` run loop.
+
+Modelled on IPython's ``%%time``: the cell is transformed, compiled and executed in the
+user's namespace, and the user's own exception is re-raised unchanged after the run is
+recorded. Every tracker step runs in its own guard: a failing step becomes one warning
+line and the cell goes on as it would have without the magic.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .. import api
+from ..recorder import Recorder, is_metric_number
+from ..records import DataRef, MetricPoint, Run
+from .code import METRIC_NAMES, analyse, papermill_parameters
+from .env import EnvironmentProbe
+from .files import FileReads
+from .params import estimator_params, is_estimator
+from .seeds import estimator_seeds, seed_hooks
+
+WARNING_PREFIX = "jupyter_tracker warning:"
+
+
+@dataclass
+class TrackOptions:
+    name: str | None = None
+    experiment: str | None = None
+    metrics: list[str] = field(default_factory=list)
+    params: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    db: str | None = None
+
+
+class CellTracker:
+    """One per kernel: runs tracked cells and remembers what the kernel has seen."""
+
+    def __init__(self, shell: Any, show: Callable[[Any], None] | None = None) -> None:
+        self.shell = shell
+        self.enabled = True
+        self.environment = EnvironmentProbe()
+        self.seeds = seed_hooks()
+        self.last_run: Run | None = None
+        self._show = show
+
+    # ------------------------------------------------------------------ loop
+    def run(self, options: TrackOptions, cell: str, initial_seeds: list | None = None) -> Any:
+        """Execute ``cell`` as the user's code; record it unless tracking is off or cannot start."""
+        __tracebackhide__ = True  # noqa: F841  (IPython hides this frame from the user's traceback)
+        if not self.enabled:
+            return self._execute(cell)
+        step = _Guard()
+        recorder = step("start the run", self._begin, options)
+        if recorder is None:
+            return self._execute(cell)
+        step.notes = recorder.warnings
+        recorder.seeds.extend(initial_seeds or [])
+        context = _CellContext()
+        step("inspect the cell", self._analyse, context, cell)
+        step("fingerprint the inputs", self._capture_inputs, recorder, context)
+        step("watch seeds", self._watch_seeds, recorder, context)
+        step("watch file reads", self._watch_files, recorder, context)
+        status, error, result = "finished", None, None
+        try:
+            with api.recording(recorder):
+                result = self._execute(cell)
+        except KeyboardInterrupt as exc:
+            status, error = "interrupted", exc
+        except BaseException as exc:  # the user's exception, re-raised below unchanged
+            status, error = "failed", exc
+        step("record the run", self._finish, recorder, options, cell, context, status, error)
+        if error is not None:
+            raise error
+        return result
+
+    def _execute(self, cell: str) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        shell = self.shell
+        source = shell.transform_cell(cell)
+        cell_name = shell.compile.cache(source, shell.execution_count, raw_code=cell)
+        tree = shell.compile.ast_parse(source, filename=cell_name)
+        tree = shell.transform_ast(tree)
+        last_expression = None
+        if tree.body and isinstance(tree.body[-1], ast.Expr):
+            last_expression = ast.Expression(tree.body.pop().value)
+        namespace = shell.user_ns
+        exec(shell.compile(tree, cell_name, "exec"), namespace, namespace)
+        if last_expression is not None:
+            return eval(shell.compile(last_expression, cell_name, "eval"), namespace, namespace)
+        return None
+
+    # ----------------------------------------------------------------- steps
+    def _begin(self, options: TrackOptions) -> Recorder:
+        store = api.open_store(options.db)
+        name = options.name or f"cell{self.shell.execution_count}"
+        return Recorder(store, name, options.experiment, source="cell", tags=options.tags)
+
+    def _analyse(self, context: "_CellContext", cell: str) -> None:
+        try:
+            context.analysis = analyse(ast.parse(self.shell.transform_cell(cell)))
+        except SyntaxError:
+            pass  # the user sees the SyntaxError itself when the cell runs
+
+    def _capture_inputs(self, recorder: Recorder, context: "_CellContext") -> None:
+        from .data import can_fingerprint, fingerprint
+
+        namespace = self.shell.user_ns
+        for name in context.analysis.reads:
+            value = namespace.get(name)
+            if value is not None and can_fingerprint(value):
+                recorder.inputs.append(_data_ref("input", name, value, fingerprint, recorder.warnings))
+
+    def _watch_seeds(self, recorder: Recorder, context: "_CellContext") -> None:
+        self.seeds.begin(recorder.seeds, self.shell.user_ns)
+        context.seeding = True
+
+    def _watch_files(self, recorder: Recorder, context: "_CellContext") -> None:
+        context.files = FileReads(ignore_dir=str(recorder.store.path.parent))
+        context.files.install()
+
+    def _finish(
+        self, recorder: Recorder, options: TrackOptions, cell: str, context: "_CellContext",
+        status: str, error: BaseException | None,
+    ) -> None:
+        guard = _Guard(recorder.warnings)
+        if context.files is not None:
+            context.files.uninstall()
+        if context.seeding:
+            recorder.warnings.extend(self.seeds.end())
+        history = list(self.shell.history_manager.input_hist_raw[1:]) or [cell]
+        guard("capture params", self._capture_params, recorder, options, context, history)
+        guard("capture metrics", self._capture_metrics, recorder, options, context)
+        guard("capture data", self._capture_data, recorder, context)
+        environment = guard("capture the environment", self.environment.snapshot, _notebook_path(self.shell)) or {}
+        previous = guard("find the previous run", recorder.store.previous_run,
+                         recorder.experiment, recorder.name, recorder.start, recorder.run_id)
+        run = recorder.finish(status, error, code=cell, history=history, environment=environment)
+        self.last_run = run
+        if self._show is not None:
+            from ..display import CellSummary
+
+            self._show(CellSummary(run, previous))
+
+    def _capture_params(
+        self, recorder: Recorder, options: TrackOptions, context: "_CellContext", history: list[str]
+    ) -> None:
+        namespace = self.shell.user_ns
+        params: dict[str, Any] = papermill_parameters(history)
+        metric_names = {n.lower() for n in options.metrics} | METRIC_NAMES
+        params.update({k: v for k, v in context.analysis.literals.items() if k.lower() not in metric_names})
+        for name in context.analysis.binds:
+            value = namespace.get(name)
+            if is_estimator(value):
+                found = estimator_params(name, value)
+                params.update(found)
+                recorder.seeds.extend(s for s in estimator_seeds(found) if s not in recorder.seeds)
+        for name in options.params:
+            if name in namespace:
+                params[name] = namespace[name]
+            else:
+                recorder.warnings.append(f"--params names '{name}', which the cell did not define")
+        # Explicit log_param calls win over what was inferred.
+        recorder.params = {**params, **recorder.params}
+
+    def _capture_metrics(self, recorder: Recorder, options: TrackOptions, context: "_CellContext") -> None:
+        namespace = self.shell.user_ns
+        logged = recorder.logged_metric_names()
+        wanted = [n for n in context.analysis.binds if n.lower() in METRIC_NAMES]
+        wanted += [n for n in options.metrics if n not in wanted]
+        now = time.time()
+        for name in wanted:
+            if name in logged:
+                continue
+            value = namespace.get(name)
+            if name in options.metrics and name not in namespace:
+                recorder.warnings.append(f"--metrics names '{name}', which the cell did not define")
+            elif is_metric_number(value):
+                recorder.points.append(MetricPoint(name, float(value), None, now))
+            elif name in options.metrics:
+                recorder.warnings.append(f"--metrics names '{name}', which is not a number ({type(value).__name__})")
+
+    def _capture_data(self, recorder: Recorder, context: "_CellContext") -> None:
+        from .data import can_fingerprint, fingerprint, fingerprint_file
+
+        namespace = self.shell.user_ns
+        for name in context.analysis.binds:
+            value = namespace.get(name)
+            if value is not None and can_fingerprint(value):
+                recorder.outputs.append(_data_ref("output", name, value, fingerprint, recorder.warnings))
+        if context.files is not None:
+            for path, (shown, reader) in context.files.reads.items():
+                recorder.inputs.append(_data_ref("input", shown, path, fingerprint_file, recorder.warnings, reader))
+
+
+@dataclass
+class _CellContext:
+    analysis: Any = field(default_factory=lambda: analyse(ast.parse("")))
+    files: FileReads | None = None
+    seeding: bool = False
+
+
+class _Guard:
+    """Run a tracker step; on failure print one warning line, note it, and return None."""
+
+    def __init__(self, notes: list[str] | None = None) -> None:
+        self.notes = notes
+
+    def __call__(self, what: str, function: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return function(*args)
+        except Exception as exc:  # noqa: BLE001  (a tracker failure must never reach the user's cell)
+            message = f"could not {what}: {type(exc).__name__}: {_one_line(exc)}"
+            warn(message)
+            if self.notes is not None:
+                self.notes.append(message)
+            return None
+
+
+def _data_ref(role: str, name: str, value: Any, fingerprinter: Callable[[Any], Any],
+              warnings: list[str], source: str = "variable") -> DataRef:
+    try:
+        return DataRef(role, name, source, fingerprinter(value))
+    except Exception as exc:  # noqa: BLE001  (unhashable data is skipped with a note, never fatal)
+        note = f"skipped {role} '{name}': cannot fingerprint {type(value).__name__} ({type(exc).__name__}: {_one_line(exc)})"
+        warn(note)
+        warnings.append(note)
+        return DataRef(role, name, source, None, note)
+
+
+def _notebook_path(shell: Any) -> str | None:
+    # Jupyter server passes the notebook path to the kernel; papermill runs leave it unset.
+    path = shell.user_ns.get("__session__") or os.environ.get("JPY_SESSION_NAME")
+    return str(path) if path else None
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else "")[:200]
+
+
+def warn(message: str) -> None:
+    print(f"{WARNING_PREFIX} {message}", file=sys.stderr)

@@ -1,0 +1,123 @@
+"""The environment a run executed in: Python, imported packages, OS, host, notebook, git.
+
+Looking all of this up costs tens of milliseconds, far more than a tracked cell may add, so
+each part is cached and only recomputed when it can have changed: package versions when new
+top-level modules were imported, git state when HEAD, the index or the tracked files moved.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import subprocess
+import sys
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+_STDLIB = set(sys.stdlib_module_names) | {"__main__", "builtins", "_frozen_importlib", "_frozen_importlib_external"}
+_GIT_RECHECK_SECONDS = 5.0
+
+
+class EnvironmentProbe:
+    """Caches the environment for one kernel; ``snapshot()`` is cheap after the first call."""
+
+    def __init__(self) -> None:
+        self._versions: dict[str, str] = {}
+        self._seen_modules: set[str] = set()
+        self._git: dict[str, Any] = {}
+        self._git_key: tuple | None = None
+        self._git_checked = 0.0
+        self._static = {
+            "python": sys.version.split()[0],
+            "implementation": platform.python_implementation(),
+            "executable": sys.executable,
+            "os": f"{platform.system()} {platform.release()}",
+            "machine": platform.machine(),
+            "host": socket.gethostname(),
+        }
+
+    def snapshot(self, notebook: str | None = None) -> dict[str, Any]:
+        cwd = os.getcwd()
+        return {
+            **self._static,
+            "cwd": cwd,
+            "notebook": notebook,
+            "packages": self.packages(),
+            "git": self.git(cwd),
+        }
+
+    def packages(self) -> dict[str, str]:
+        """Versions of the third-party top-level modules imported so far."""
+        top_level = {name.partition(".")[0] for name in list(sys.modules)}
+        for name in top_level - self._seen_modules:
+            if name in _STDLIB or name.startswith("_"):
+                continue
+            version = _module_version(name)
+            if version:
+                self._versions[name] = version
+        self._seen_modules |= top_level
+        return dict(sorted(self._versions.items()))
+
+    def git(self, cwd: str) -> dict[str, Any]:
+        """Commit, branch and dirty flag of the repository holding ``cwd``, if any."""
+        root = _git_root(Path(cwd))
+        if root is None:
+            return {}
+        key = (str(root), *_mtimes(root / ".git" / "HEAD", root / ".git" / "index"))
+        now = time.monotonic()
+        if key == self._git_key and now - self._git_checked < _GIT_RECHECK_SECONDS:
+            return self._git
+        self._git = _read_git(root)
+        self._git_key, self._git_checked = key, now
+        return self._git
+
+
+def _module_version(name: str) -> str | None:
+    module = sys.modules.get(name)
+    version = getattr(module, "__version__", None)
+    if isinstance(version, str):
+        return version
+    try:
+        return metadata.version(name)
+    except (metadata.PackageNotFoundError, ValueError):
+        return None
+
+
+def _git_root(start: Path) -> Path | None:
+    for folder in (start, *start.parents):
+        if (folder / ".git").exists():
+            return folder
+    return None
+
+
+def _mtimes(*paths: Path) -> tuple:
+    stamps = []
+    for path in paths:
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
+def _read_git(root: Path) -> dict[str, Any]:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", *args], cwd=root, capture_output=True, text=True, timeout=10, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    status = git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "root": str(root),
+        "commit": commit,
+        "branch": git("rev-parse", "--abbrev-ref", "HEAD"),
+        "dirty": None if status is None else bool(status),
+    }

@@ -1,0 +1,192 @@
+"""How runs and cell summaries look: HTML in a notebook, aligned text in a terminal.
+
+Every value that came from a run is escaped before it reaches HTML: a parameter holding
+``<img src=x onerror=...>`` shows as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from html import escape
+from typing import Any
+
+from .records import DataRef, Run
+
+STATUS_COLOURS = {"finished": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00", "running": "#1565c0"}
+
+
+def format_value(value: Any, width: int = 60) -> str:
+    if isinstance(value, float):
+        text = "nan" if math.isnan(value) else f"{value:.6g}"
+    elif isinstance(value, str):
+        text = value
+    else:
+        text = json.dumps(value, default=repr, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 120:
+        return f"{seconds:.2f} s"
+    return f"{seconds / 60:.1f} min"
+
+
+def format_time(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return dt.datetime.fromtimestamp(timestamp, tz=dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def format_delta(value: float, before: float | None) -> str:
+    if before is None or math.isnan(before) or math.isnan(value):
+        return "new" if before is None else ""
+    delta = value - before
+    return "=" if delta == 0 else f"{delta:+.4g}"
+
+
+def describe_ref(ref: DataRef) -> str:
+    fp = ref.fingerprint
+    if fp is None:
+        return f"{ref.name}: {ref.note or 'not fingerprinted'}"
+    shape = "x".join(str(n) for n in fp.shape)
+    via = "" if ref.source == "variable" else f" via {ref.source}"
+    return f"{ref.name} {fp.kind} {shape} {fp.hash[:12]}{via}"
+
+
+def changed_inputs(run: Run, previous: Run | None) -> dict[str, list[str]]:
+    """Inputs whose fingerprint differs from the previous run's input of the same name -> changed columns."""
+    if previous is None:
+        return {}
+    before = {r.name: r.fingerprint for r in previous.inputs if r.fingerprint is not None}
+    changed = {}
+    for ref in run.inputs:
+        old = before.get(ref.name)
+        if ref.fingerprint is not None and old is not None and old.hash != ref.fingerprint.hash:
+            changed[ref.name] = ref.fingerprint.changed_columns(old)
+    return changed
+
+
+# ---------------------------------------------------------------------- runs
+def run_sections(run: Run) -> list[tuple[str, list[tuple[str, str]]]]:
+    """The rows shown for a run, grouped: shared by the text and the HTML rendering."""
+    overview = [
+        ("run", run.run_id), ("experiment", run.experiment), ("name", run.name), ("status", run.status),
+        ("start", format_time(run.start)), ("duration", format_duration(run.duration)), ("source", run.source),
+    ]
+    notebook = run.environment.get("notebook")
+    if notebook:
+        overview.append(("notebook", notebook))
+    sections = [("run", overview)]
+    sections.append(("params", [(k, format_value(v)) for k, v in run.params.items()]))
+    sections.append(("seeds", [(s.source, format_value(s.value)) for s in run.seeds]))
+    sections.append(("metrics", [
+        (k, format_value(v) + (f"  ({run.metric_steps[k]} points)" if run.metric_steps.get(k, 1) > 1 else ""))
+        for k, v in run.metrics.items()
+    ]))
+    sections.append(("inputs", [(r.name, describe_ref(r)) for r in run.inputs]))
+    sections.append(("outputs", [(r.name, describe_ref(r)) for r in run.outputs]))
+    sections.append(("tags", [(k, v) for k, v in run.tags.items()]))
+    env = run.environment
+    git = env.get("git") or {}
+    environment = [(k, str(env[k])) for k in ("python", "os", "host", "cwd") if env.get(k)]
+    if git.get("commit"):
+        environment.append(("git", f"{git['commit'][:12]}{' (dirty)' if git.get('dirty') else ''}"))
+    packages = env.get("packages") or {}
+    if packages:
+        environment.append(("packages", ", ".join(f"{k} {v}" for k, v in packages.items())))
+    sections.append(("environment", environment))
+    sections.append(("code", [("cell", run.code), ("history", f"{len(run.history)} cells executed in this kernel")]))
+    if run.warnings:
+        sections.append(("warnings", [(str(i + 1), w) for i, w in enumerate(run.warnings)]))
+    if run.error:
+        sections.append(("error", [("traceback", run.error)]))
+    return [(title, rows) for title, rows in sections if rows]
+
+
+def run_text(run: Run) -> str:
+    lines = []
+    for title, rows in run_sections(run):
+        lines.append(f"{title}:")
+        width = max(len(k) for k, _ in rows)
+        for key, value in rows:
+            value_lines = str(value).splitlines() or [""]
+            lines.append(f"  {key.ljust(width)}  {value_lines[0]}")
+            lines.extend(f"  {' ' * width}  {extra}" for extra in value_lines[1:])
+    return "\n".join(lines)
+
+
+def run_html(run: Run) -> str:
+    parts = [f'<div class="jupyter-tracker-run">']
+    for title, rows in run_sections(run):
+        parts.append(f"<details{' open' if title in ('run', 'params', 'metrics', 'seeds', 'inputs') else ''}>"
+                     f"<summary><b>{escape(title)}</b></summary><table>")
+        for key, value in rows:
+            cell = f"<pre>{escape(value)}</pre>" if "\n" in value else escape(value)
+            parts.append(f"<tr><th style='text-align:left'>{escape(key)}</th><td style='text-align:left'>{cell}</td></tr>")
+        parts.append("</table></details>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+# ------------------------------------------------------------ cell summary
+class CellSummary:
+    """The one compact summary shown after a tracked cell."""
+
+    def __init__(self, run: Run, previous: Run | None) -> None:
+        self.run = run
+        self.previous = previous
+        self.changed = changed_inputs(run, previous)
+
+    def _parts(self) -> list[tuple[str, str]]:
+        run = self.run
+        parts = [("status", run.status), ("params", f"{len(run.params)} params")]
+        if run.seeds:
+            parts.append(("seeds", "seeds " + ", ".join(f"{s.source}={format_value(s.value, 20)}" for s in run.seeds)))
+        if run.inputs:
+            names = []
+            for ref in run.inputs:
+                if ref.name in self.changed:
+                    columns = self.changed[ref.name]
+                    names.append(f"{ref.name} CHANGED" + (f" ({', '.join(columns[:5])})" if columns else ""))
+                else:
+                    names.append(ref.name)
+            parts.append(("inputs", "inputs " + ", ".join(names)))
+        if run.metrics:
+            before = self.previous.metrics if self.previous else {}
+            metrics = []
+            for key, value in run.metrics.items():
+                delta = format_delta(value, before.get(key)) if self.previous else ""
+                metrics.append(f"{key}={format_value(value)}" + (f" ({delta})" if delta else ""))
+            parts.append(("metrics", " ".join(metrics)))
+        parts.append(("duration", format_duration(run.duration)))
+        if run.warnings:
+            parts.append(("warnings", f"{len(run.warnings)} warning{'s' * (len(run.warnings) > 1)}: {run.warnings[0]}"))
+        return parts
+
+    def text(self) -> str:
+        run = self.run
+        head = f"[jupyter_tracker] {run.short_id} {run.name}"
+        return " | ".join([head] + [text for _, text in self._parts()])
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_html_(self) -> str:
+        run = self.run
+        colour = STATUS_COLOURS.get(run.status, "#555")
+        items = []
+        for kind, text in self._parts():
+            style = f"color:{colour};font-weight:bold" if kind == "status" else (
+                "color:#c62828" if kind == "warnings" else "")
+            items.append(f'<span class="jt-{kind}" style="{style}">{escape(text)}</span>')
+        return (
+            '<div class="jupyter-tracker-summary" style="font-family:monospace;font-size:12px;'
+            'border-left:3px solid ' + colour + ';padding:2px 8px">'
+            f"<b>{escape(run.short_id)}</b> {escape(run.name)} · " + " · ".join(items) + "</div>"
+        )

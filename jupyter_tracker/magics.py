@@ -1,0 +1,176 @@
+"""``%%track`` and ``%track SUBCOMMAND``: thin wrappers over the Python API.
+
+Arguments are parsed with IPython's ``magic_arguments``; every problem reaches the user as
+a plain ``UsageError`` line, never a traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from . import api
+from .capture.cell import CellTracker, TrackOptions
+from .errors import TrackerError
+from .records import Seed
+
+
+@magic_arguments()
+@argument("name", nargs="?", help="run name (default: cell<N>)")
+@argument("--experiment", "-e", help="experiment to file the run under (default: 'default')")
+@argument("--metrics", "-m", default="", help="comma-separated names whose final values are metrics")
+@argument("--params", "-p", default="", help="comma-separated names whose values are params")
+@argument("--tag", "-t", action="append", default=[], metavar="KEY=VALUE", help="tag the run (repeatable)")
+@argument("--db", help="store file (default: JUPYTER_TRACKER_DB, else the nearest .jupyter_tracker/)")
+def track_cell(line: str) -> None:
+    """%%track [name] [options]: record this cell as a run."""
+
+
+@magic_arguments()
+@argument("--experiment", "-e", help="only runs of this experiment")
+@argument("--name", "-n", help="only runs with this name")
+@argument("--last", "-l", type=int, help="only the N most recent runs")
+def track_runs(line: str) -> None:
+    """%track runs: the runs table as a DataFrame."""
+
+
+@magic_arguments()
+@argument("run", help="run id or unique prefix")
+def track_show(line: str) -> None:
+    """%track show RUN: everything recorded about a run."""
+
+
+@magic_arguments()
+@argument("runs", nargs="+", help="two or more run ids or unique prefixes")
+def track_compare(line: str) -> None:
+    """%track compare RUN RUN...: runs side by side."""
+
+
+@magic_arguments()
+@argument("seed", type=int, help="the seed")
+def track_seed(line: str) -> None:
+    """%track seed N: seed python, numpy and torch (those imported) at once, and record it."""
+
+
+@magic_arguments()
+def track_off(line: str) -> None:
+    """%track off: stop recording %%track cells (they still run)."""
+
+
+@magic_arguments()
+def track_on(line: str) -> None:
+    """%track on: record %%track cells again."""
+
+
+@magic_arguments()
+def track_status(line: str) -> None:
+    """%track status: whether tracking is on, the store, and the last run."""
+
+
+SUBCOMMANDS: dict[str, Callable[..., Any]] = {
+    "runs": track_runs, "show": track_show, "compare": track_compare, "seed": track_seed,
+    "off": track_off, "on": track_on, "status": track_status,
+}
+
+
+def _help() -> str:
+    parts = ["Record a notebook cell as an experiment run, or look at runs.\n", track_cell.__doc__ or ""]
+    for function in SUBCOMMANDS.values():
+        parts.append(function.__doc__ or "")
+    return "\n".join(parts)
+
+
+@magics_class
+class TrackerMagics(Magics):
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.tracker = CellTracker(shell, show=display)
+        self.pending_seeds: list[Seed] = []
+
+    @line_cell_magic
+    def track(self, line: str, cell: str | None = None) -> Any:
+        __tracebackhide__ = True  # noqa: F841
+        if cell is None:
+            try:
+                return self._subcommand(line)
+            except TrackerError as error:
+                raise UsageError(str(error)) from None
+        options = self._cell_options(line)
+        if self.pending_seeds:
+            seeds, self.pending_seeds = self.pending_seeds, []
+            return self.tracker.run(options, cell, initial_seeds=seeds)
+        return self.tracker.run(options, cell)
+
+    track.__doc__ = _help()
+
+    def _cell_options(self, line: str) -> TrackOptions:
+        args = parse_argstring(track_cell, line)
+        tags = {}
+        for item in args.tag:
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                raise UsageError(f"--tag expects KEY=VALUE, got '{item}'")
+            tags[key] = value
+        return TrackOptions(
+            name=args.name, experiment=args.experiment, tags=tags, db=args.db,
+            metrics=[n.strip() for n in args.metrics.split(",") if n.strip()],
+            params=[n.strip() for n in args.params.split(",") if n.strip()],
+        )
+
+    def _subcommand(self, line: str) -> Any:
+        name, _, rest = line.strip().partition(" ")
+        if name not in SUBCOMMANDS:
+            raise UsageError(
+                f"unknown %track subcommand '{name}': use one of {', '.join(SUBCOMMANDS)} (or %%track on a cell)"
+                if name else f"%track needs a subcommand: {', '.join(SUBCOMMANDS)} (or %%track on a cell)"
+            )
+        args = parse_argstring(SUBCOMMANDS[name], rest)
+        return getattr(self, f"_do_{name}")(args)
+
+    # ------------------------------------------------------------ subcommands
+    def _do_runs(self, args: Any) -> Any:
+        return api.runs(experiment=args.experiment, name=args.name, last=args.last)
+
+    def _do_show(self, args: Any) -> Any:
+        return api.get_run(args.run)
+
+    def _do_compare(self, args: Any) -> Any:
+        return api.compare(*args.runs)
+
+    def _do_seed(self, args: Any) -> None:
+        generators = self.tracker.seeds.seed_all(args.seed)
+        seed = Seed("%track seed", args.seed)
+        if api._active:
+            recorder = api._active[-1]
+            if seed not in recorder.seeds:
+                recorder.seeds.append(seed)
+        else:
+            self.pending_seeds.append(seed)  # recorded with the next tracked cell
+        print(f"seeded {', '.join(generators)} with {args.seed}")
+
+    def _do_off(self, args: Any) -> None:
+        self.tracker.enabled = False
+        print("jupyter_tracker: tracking off (%%track cells run without being recorded)")
+
+    def _do_on(self, args: Any) -> None:
+        self.tracker.enabled = True
+        print("jupyter_tracker: tracking on")
+
+    def _do_status(self, args: Any) -> None:
+        from .config import resolve_settings
+
+        path = resolve_settings().db_path
+        lines = [f"tracking: {'on' if self.tracker.enabled else 'off'}", f"store: {path}"]
+        if path.exists():
+            store = api.open_store(path)
+            lines.append(f"schema version: {store.schema_version}")
+            lines.append(f"runs: {store.count_runs()}")
+        else:
+            lines.append("runs: 0 (the store is created by the first tracked cell)")
+        last = self.tracker.last_run
+        lines.append(f"last run: {last.short_id} {last.name} ({last.status})" if last else "last run: none in this kernel")
+        print("\n".join(lines))

@@ -1,0 +1,488 @@
+"""The store: the only module that speaks SQL.
+
+One SQLite file in WAL mode. Every write is one ``BEGIN IMMEDIATE`` transaction with a
+busy timeout, so many processes (parallel kernels, reruns, batch workers) can write at
+once without "database is locked". Public methods return records or DataFrames.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import socket
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import xxhash
+
+from ..errors import AmbiguousRunId, RunNotFound, StoreError
+from ..records import DataRef, Fingerprint, MetricPoint, Run, Seed
+from .schema import OUR_TABLES, SCHEMA_VERSION, migrate, user_tables
+
+SQLITE_HEADER = b"SQLite format 3\x00"
+BUSY_TIMEOUT_SECONDS = 60.0
+HEX_DIGITS = set("0123456789abcdef")
+INTERRUPTED_MESSAGE = "the process recording this run ended before the run finished (kernel killed or restarted)"
+
+
+def content_hash(text: str) -> str:
+    return xxhash.xxh3_128_hexdigest(text.encode("utf-8", "surrogatepass"))
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, default=_jsonable, ensure_ascii=False)
+
+
+def _jsonable(value: Any) -> Any:
+    # numpy scalars and arrays: their Python equivalents; anything else: its repr.
+    if hasattr(value, "item") and getattr(value, "ndim", 1) == 0:
+        return value.item()
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    if isinstance(value, (set, frozenset)):
+        return sorted(value, key=repr)
+    return repr(value)
+
+
+def metric_to_sql(value: float) -> float | None:
+    # SQLite turns NaN into NULL by itself; saying so here keeps it explicit. ±Inf round-trip as REAL.
+    value = float(value)
+    return None if math.isnan(value) else value
+
+
+def metric_from_sql(value: float | None) -> float:
+    return math.nan if value is None else value
+
+
+@dataclass(frozen=True)
+class DoctorCheck:
+    name: str
+    ok: bool
+    detail: str
+
+
+class Store:
+    """A tracker store in one SQLite file.
+
+    >>> store = Store("/tmp/example/tracker.db")  # created if missing
+    >>> store.runs_frame().shape[0]
+    0
+    """
+
+    def __init__(self, path: str | os.PathLike, create: bool = True):
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._known_blobs: set[str] = set()
+        self._known_fingerprints: set[str] = set()
+        self._refuse_foreign_file()
+        if not self.path.exists():
+            if not create:
+                raise StoreError(f"no store at {self.path}: run a tracked cell first, or set JUPYTER_TRACKER_DB")
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._conn = sqlite3.connect(
+                self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+            self._open()
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot open store {self.path}: {error}") from None
+
+    # ----------------------------------------------------------------- opening
+    def _refuse_foreign_file(self) -> None:
+        try:
+            with open(self.path, "rb") as handle:
+                header = handle.read(len(SQLITE_HEADER))
+        except FileNotFoundError:
+            return
+        except OSError as error:
+            raise StoreError(f"cannot read store {self.path}: {error.strerror}") from None
+        if header and header != SQLITE_HEADER:
+            raise StoreError(f"{self.path} is not an SQLite file (corrupt store?); it was left untouched")
+
+    def _open(self) -> None:
+        conn = self._conn
+        # Read-only checks first: nothing may touch a newer or foreign file, not even WAL mode.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise StoreError(
+                f"{self.path} has schema version {version}, newer than this jupyter_tracker supports "
+                f"({SCHEMA_VERSION}); upgrade jupyter_tracker. The file was left untouched"
+            )
+        tables = user_tables(conn)
+        if version == 0 and tables and not tables <= OUR_TABLES:
+            raise StoreError(f"{self.path} is an SQLite file but not a jupyter_tracker store; it was left untouched")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if version < SCHEMA_VERSION:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                conn.execute("PRAGMA journal_mode = WAL")
+            migrate(conn)
+        # WAL makes a commit an append; NORMAL sync is durable across application crashes.
+        conn.execute("PRAGMA synchronous = NORMAL")
+
+    @property
+    def schema_version(self) -> int:
+        return self._conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        self._conn.close()
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    # ------------------------------------------------------------------ writes
+    def begin_run(
+        self, run_id: str, experiment: str, name: str, source: str, start: float, tags: dict[str, str] | None = None
+    ) -> None:
+        """Insert a run as ``running``, owned by this process (so a killed owner can be detected)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, pid, pid_started)"
+                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                (run_id, experiment, name, source, start, socket.gethostname(), os.getpid(), _process_started(os.getpid())),
+            )
+            if tags:
+                conn.executemany(
+                    "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                    [(run_id, k, str(v)) for k, v in tags.items()],
+                )
+
+    def finish_run(self, run: Run, metric_points: Iterable[MetricPoint] = ()) -> None:
+        """Write everything recorded about a run, and its final status, in one transaction."""
+        code_hash = content_hash(run.code)
+        history_hashes = [content_hash(source) for source in run.history]
+        history_json = json.dumps(history_hashes)
+        history_hash = content_hash(history_json)
+        environment_json = to_json(run.environment)
+        environment_hash = content_hash(environment_json)
+        blobs = {code_hash: run.code, history_hash: history_json, environment_hash: environment_json}
+        blobs.update(zip(history_hashes, run.history))
+        new_blobs = [(h, text) for h, text in blobs.items() if h not in self._known_blobs]
+        refs = [*run.inputs, *run.outputs]
+        fingerprints = {r.fingerprint.hash: r.fingerprint for r in refs if r.fingerprint is not None}
+        new_fingerprints = [fp for h, fp in fingerprints.items() if h not in self._known_fingerprints]
+        points = list(metric_points)
+        with self._write() as conn:
+            conn.executemany("INSERT OR IGNORE INTO blobs (hash, content) VALUES (?, ?)", new_blobs)
+            conn.executemany(
+                "INSERT OR IGNORE INTO fingerprints (hash, kind, shape, nbytes, columns) VALUES (?, ?, ?, ?, ?)",
+                [(fp.hash, fp.kind, json.dumps(fp.shape), fp.nbytes, to_json([c.__dict__ for c in fp.columns]))
+                 for fp in new_fingerprints],
+            )
+            updated = conn.execute(
+                "UPDATE runs SET status = ?, end_time = ?, duration = ?, code_hash = ?, history_hash = ?,"
+                " environment_hash = ?, error = ?, warnings = ? WHERE run_id = ?",
+                (run.status, run.end, run.duration, code_hash, history_hash, environment_hash, run.error,
+                 to_json(run.warnings), run.run_id),
+            ).rowcount
+            if not updated:
+                raise RunNotFound(run.run_id)
+            conn.executemany(
+                "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+                [(run.run_id, k, to_json(v)) for k, v in run.params.items()],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+                [(run.run_id, k, str(v)) for k, v in run.tags.items()],
+            )
+            conn.executemany(
+                "INSERT INTO seeds (run_id, seq, source, value) VALUES (?, ?, ?, ?)",
+                [(run.run_id, i, s.source, to_json(s.value)) for i, s in enumerate(run.seeds)],
+            )
+            conn.executemany(
+                "INSERT OR REPLACE INTO data (run_id, role, name, source, fingerprint_hash, note)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [(run.run_id, r.role, r.name, r.source, r.fingerprint.hash if r.fingerprint else None, r.note)
+                 for r in refs],
+            )
+            self._insert_metrics(conn, run.run_id, points)
+        self._known_blobs.update(h for h, _ in new_blobs)
+        self._known_fingerprints.update(fp.hash for fp in new_fingerprints)
+
+    def _insert_metrics(self, conn: sqlite3.Connection, run_id: str, points: list[MetricPoint]) -> None:
+        if not points:
+            return
+        offsets = dict(conn.execute(
+            "SELECT key, points FROM latest_metrics WHERE run_id = ?", (run_id,)
+        ).fetchall())
+        counts: dict[str, int] = {}
+        rows = []
+        for point in points:
+            seq = offsets.get(point.name, 0) + counts.get(point.name, 0)
+            counts[point.name] = counts.get(point.name, 0) + 1
+            rows.append((run_id, point.name, seq, point.step, metric_to_sql(point.value), point.timestamp))
+        conn.executemany(
+            "INSERT INTO metrics (run_id, key, seq, step, value, timestamp) VALUES (?, ?, ?, ?, ?, ?)", rows
+        )
+        last: dict[str, tuple] = {}
+        for row in rows:
+            last[row[1]] = row
+        conn.executemany(
+            "INSERT OR REPLACE INTO latest_metrics (run_id, key, value, step, points) VALUES (?, ?, ?, ?, ?)",
+            [(run_id, key, row[4], row[3], offsets.get(key, 0) + counts[key]) for key, row in last.items()],
+        )
+
+    def mark_interrupted(self) -> list[str]:
+        """Mark ``running`` runs whose owning process on this host is gone as ``interrupted``."""
+        host = socket.gethostname()
+        with self._lock:
+            candidates = self._conn.execute(
+                "SELECT run_id, pid, pid_started FROM runs WHERE status = 'running' AND host = ?", (host,)
+            ).fetchall()
+        dead = [run_id for run_id, pid, started in candidates if not _process_alive(pid, started)]
+        if dead:
+            now = time.time()
+            with self._write() as conn:
+                conn.executemany(
+                    "UPDATE runs SET status = 'interrupted', end_time = coalesce(end_time, ?),"
+                    " duration = coalesce(duration, ? - start_time), error = coalesce(error, ?)"
+                    " WHERE run_id = ? AND status = 'running'",
+                    [(now, now, INTERRUPTED_MESSAGE, run_id) for run_id in dead],
+                )
+        return dead
+
+    def _reap_quietly(self) -> None:
+        # Readers fix up killed runs on the way; a read-only file simply keeps showing them as running.
+        try:
+            self.mark_interrupted()
+        except sqlite3.OperationalError:
+            pass
+
+    # ------------------------------------------------------------------- reads
+    def resolve(self, prefix: str) -> str:
+        """The one run id starting with ``prefix``; RunNotFound or AmbiguousRunId otherwise."""
+        prefix = prefix.strip().lower()
+        if not prefix or not set(prefix) <= HEX_DIGITS:
+            raise RunNotFound(prefix)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 50",
+                (prefix, prefix + "g"),
+            ).fetchall()
+        if not rows:
+            raise RunNotFound(prefix)
+        if len(rows) > 1:
+            raise AmbiguousRunId(prefix, [r[0] for r in rows])
+        return rows[0][0]
+
+    def get_run(self, run_id: str) -> Run:
+        self._reap_quietly()
+        with self._lock:
+            return self._read_run(self.resolve(run_id))
+
+    def _read_run(self, run_id: str) -> Run:
+        conn = self._conn
+        row = conn.execute(
+            "SELECT run_id, experiment, name, status, start_time, end_time, duration, source, code_hash,"
+            " history_hash, environment_hash, error, warnings FROM runs WHERE run_id = ?",
+            (run_id,),
+        ).fetchone()
+        if row is None:
+            raise RunNotFound(run_id)
+        code_hash, history_hash, environment_hash = row[8], row[9], row[10]
+        history = []
+        if history_hash:
+            hashes = json.loads(self._blob(history_hash))
+            contents = self._blobs(hashes)
+            history = [contents[h] for h in hashes]
+        metrics, metric_steps = {}, {}
+        for key, value, points in conn.execute(
+            "SELECT key, value, points FROM latest_metrics WHERE run_id = ? ORDER BY key", (run_id,)
+        ):
+            metrics[key] = metric_from_sql(value)
+            metric_steps[key] = points
+        inputs, outputs = [], []
+        for role, name, source, fp_hash, note, kind, shape, nbytes, columns in conn.execute(
+            "SELECT d.role, d.name, d.source, d.fingerprint_hash, d.note, f.kind, f.shape, f.nbytes, f.columns"
+            " FROM data AS d LEFT JOIN fingerprints AS f ON f.hash = d.fingerprint_hash WHERE d.run_id = ?",
+            (run_id,),
+        ):
+            fingerprint = None
+            if fp_hash is not None:
+                fingerprint = Fingerprint.from_dict(
+                    {"kind": kind, "hash": fp_hash, "shape": json.loads(shape), "nbytes": nbytes,
+                     "columns": json.loads(columns)}
+                )
+            ref = DataRef(role=role, name=name, source=source, fingerprint=fingerprint, note=note)
+            (inputs if role == "input" else outputs).append(ref)
+        return Run(
+            run_id=row[0], experiment=row[1], name=row[2], status=row[3], start=row[4], end=row[5],
+            duration=row[6], source=row[7],
+            params={k: json.loads(v) for k, v in conn.execute(
+                "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))},
+            tags=dict(conn.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))),
+            seeds=[Seed(source=s, value=json.loads(v)) for s, v in conn.execute(
+                "SELECT source, value FROM seeds WHERE run_id = ? ORDER BY seq", (run_id,))],
+            metrics=metrics, metric_steps=metric_steps, inputs=inputs, outputs=outputs,
+            code=self._blob(code_hash) if code_hash else "",
+            history=history,
+            environment=json.loads(self._blob(environment_hash)) if environment_hash else {},
+            error=row[11], warnings=json.loads(row[12]),
+        )
+
+    def _blob(self, blob_hash: str) -> str:
+        row = self._conn.execute("SELECT content FROM blobs WHERE hash = ?", (blob_hash,)).fetchone()
+        return row[0] if row else ""
+
+    def _blobs(self, hashes: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._conn.execute(f"SELECT hash, content FROM blobs WHERE hash IN ({marks})", chunk))
+        return found
+
+    def previous_run(self, experiment: str, name: str, before: float, exclude: str) -> Run | None:
+        """The latest finished-or-failed run of the same experiment and name that started before ``before``."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT run_id FROM runs WHERE experiment = ? AND name = ? AND start_time <= ? AND run_id != ?"
+                " AND status != 'running' ORDER BY start_time DESC LIMIT 1",
+                (experiment, name, before, exclude),
+            ).fetchone()
+            return self._read_run(row[0]) if row else None
+
+    def metric_series(self, run_id: str, name: str):
+        """A metric's points as a DataFrame with columns step, value, timestamp."""
+        import pandas as pd  # only when asked for: pandas costs ~0.3 s to import
+
+        run_id = self.resolve(run_id)
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT step, value, timestamp FROM metrics WHERE run_id = ? AND key = ? ORDER BY seq",
+                (run_id, name),
+            ).fetchall()
+        frame = pd.DataFrame(rows, columns=["step", "value", "timestamp"])
+        frame["value"] = frame["value"].astype("float64")  # NULL is NaN
+        return frame
+
+    def count_runs(self) -> int:
+        with self._lock:
+            return self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    def experiments(self) -> list[str]:
+        with self._lock:
+            return [e for (e,) in self._conn.execute("SELECT DISTINCT experiment FROM runs ORDER BY experiment")]
+
+    def runs_frame(self, experiment: str | None = None, name: str | None = None, last: int | None = None):
+        """One row per run: run_id, experiment, name, status, start, duration, params.*, metrics.*, tags.*"""
+        import pandas as pd  # only when asked for: pandas costs ~0.3 s to import
+
+        self._reap_quietly()
+        where, args = [], []
+        if experiment is not None:
+            where.append("experiment = ?")
+            args.append(experiment)
+        if name is not None:
+            where.append("name = ?")
+            args.append(name)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        limit = f"LIMIT {int(last)}" if last else ""
+        selected = f"SELECT run_id FROM runs {clause} ORDER BY start_time DESC {limit}"
+        with self._lock:
+            conn = self._conn
+            rows = conn.execute(
+                f"SELECT run_id, experiment, name, status, start_time, duration FROM runs"
+                f" WHERE run_id IN ({selected}) ORDER BY start_time, run_id",
+                args,
+            ).fetchall()
+            params = conn.execute(
+                f"SELECT run_id, key, value FROM params WHERE run_id IN ({selected})", args).fetchall()
+            metrics = conn.execute(
+                f"SELECT run_id, key, value FROM latest_metrics WHERE run_id IN ({selected})", args).fetchall()
+            tags = conn.execute(
+                f"SELECT run_id, key, value FROM tags WHERE run_id IN ({selected})", args).fetchall()
+        frame = pd.DataFrame(rows, columns=["run_id", "experiment", "name", "status", "start", "duration"])
+        frame["start"] = pd.to_datetime(frame["start"].astype("float64"), unit="s", utc=True)
+        frame["duration"] = frame["duration"].astype("float64")
+        columns = {}
+        for prefix, items, decode in (
+            ("params.", params, json.loads),
+            ("metrics.", metrics, metric_from_sql),
+            ("tags.", tags, str),
+        ):
+            by_key: dict[str, dict[str, Any]] = {}
+            for run_id, key, value in items:
+                by_key.setdefault(key, {})[run_id] = decode(value)
+            for key in sorted(by_key):
+                values = by_key[key]
+                column = [values.get(run_id) for run_id in frame["run_id"]]
+                if prefix == "metrics.":
+                    column = [math.nan if v is None else v for v in column]
+                columns[prefix + key] = column
+        if columns:
+            frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
+        return frame
+
+    # ---------------------------------------------------------------- checking
+    def doctor(self) -> list[DoctorCheck]:
+        """Integrity checks of the file and of the records; marks killed runs interrupted on the way."""
+        checks = []
+        with self._lock:
+            conn = self._conn
+            integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            checks.append(DoctorCheck("integrity", integrity == ["ok"], "; ".join(integrity[:5])))
+            broken_refs = conn.execute("PRAGMA foreign_key_check").fetchall()
+            checks.append(DoctorCheck(
+                "references", not broken_refs,
+                "all references resolve" if not broken_refs else f"{len(broken_refs)} dangling references",
+            ))
+            mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
+            checks.append(DoctorCheck("journal", mode == "wal", f"journal_mode={mode}"))
+            checks.append(DoctorCheck("schema", True, f"schema version {self.schema_version} (current {SCHEMA_VERSION})"))
+        reaped = self.mark_interrupted()
+        with self._lock:
+            running = self._conn.execute(
+                "SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
+            total = self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+        detail = f"{total} runs, {running} running"
+        if reaped:
+            detail += f"; marked {len(reaped)} killed run(s) interrupted: {', '.join(r[:8] for r in reaped)}"
+        checks.append(DoctorCheck("runs", True, detail))
+        return checks
+
+
+def _proc_stat(pid: int) -> list[str] | None:
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as handle:
+            stat = handle.read().decode("ascii", "replace")
+    except OSError:
+        return None
+    # Fields after the parenthesised command name, which may itself contain spaces.
+    return stat.rsplit(")", 1)[1].split()
+
+
+def _process_started(pid: int) -> str | None:
+    """The kernel's start tick of a process, so a reused pid is not mistaken for the run's owner."""
+    fields = _proc_stat(pid)
+    return fields[19] if fields else None
+
+
+def _process_alive(pid: int | None, started: str | None) -> bool:
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    fields = _proc_stat(pid)
+    if fields is None:
+        return started is None  # no /proc: the signal test is all we have
+    # A killed kernel whose parent has not reaped it yet is a zombie: dead for our purpose.
+    return fields[0] != "Z" and (started is None or fields[19] == started)

@@ -1,0 +1,144 @@
+"""The store's schema: DDL, the version stamp and migrations.
+
+The version lives in SQLite's ``PRAGMA user_version``. A fresh file gets every migration in
+order; an older file gets the missing ones inside one transaction; a newer or foreign file
+is refused before anything is written to it. The schema is documented in docs/schema.md.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+# Each entry migrates from version i to i + 1 (index 0 creates version 1).
+MIGRATIONS: list[str] = [
+    # 1: runs and everything recorded with them.
+    """
+    CREATE TABLE runs (
+        run_id TEXT PRIMARY KEY,
+        experiment TEXT NOT NULL,
+        name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('running', 'finished', 'failed', 'interrupted')),
+        source TEXT NOT NULL,
+        start_time REAL NOT NULL,
+        end_time REAL,
+        duration REAL,
+        code_hash TEXT REFERENCES blobs(hash),
+        history_hash TEXT REFERENCES blobs(hash),
+        environment_hash TEXT REFERENCES blobs(hash),
+        error TEXT,
+        warnings TEXT NOT NULL DEFAULT '[]',
+        host TEXT,
+        pid INTEGER,
+        pid_started TEXT
+    );
+    CREATE INDEX runs_by_experiment ON runs (experiment, start_time);
+    CREATE INDEX runs_by_name ON runs (name, start_time);
+    CREATE INDEX runs_running ON runs (status) WHERE status = 'running';
+    CREATE TABLE params (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE tags (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE seeds (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (run_id, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE metrics (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        step INTEGER,
+        value REAL,
+        timestamp REAL NOT NULL,
+        PRIMARY KEY (run_id, key, seq)
+    ) WITHOUT ROWID;
+    CREATE TABLE fingerprints (
+        hash TEXT PRIMARY KEY,
+        kind TEXT NOT NULL,
+        shape TEXT NOT NULL,
+        nbytes INTEGER NOT NULL,
+        columns TEXT NOT NULL
+    ) WITHOUT ROWID;
+    CREATE TABLE data (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('input', 'output')),
+        name TEXT NOT NULL,
+        source TEXT NOT NULL,
+        fingerprint_hash TEXT REFERENCES fingerprints(hash),
+        note TEXT,
+        PRIMARY KEY (run_id, role, name)
+    ) WITHOUT ROWID;
+    CREATE TABLE blobs (
+        hash TEXT PRIMARY KEY,
+        content TEXT NOT NULL
+    ) WITHOUT ROWID;
+    """,
+    # 2: final metric values in their own table, so listing runs never scans step series.
+    """
+    CREATE TABLE latest_metrics (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        key TEXT NOT NULL,
+        value REAL,
+        step INTEGER,
+        points INTEGER NOT NULL,
+        PRIMARY KEY (run_id, key)
+    ) WITHOUT ROWID;
+    INSERT INTO latest_metrics (run_id, key, value, step, points)
+        SELECT m.run_id, m.key, m.value, m.step, counts.points
+        FROM metrics AS m
+        JOIN (SELECT run_id, key, max(seq) AS last_seq, count(*) AS points
+              FROM metrics GROUP BY run_id, key) AS counts
+          ON counts.run_id = m.run_id AND counts.key = m.key AND counts.last_seq = m.seq;
+    CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+OUR_TABLES = {"runs", "params", "tags", "seeds", "metrics", "fingerprints", "data", "blobs", "latest_metrics"}
+
+
+def user_tables(conn: sqlite3.Connection) -> set[str]:
+    rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+    return {name for (name,) in rows}
+
+
+def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
+    """Apply the missing migrations up to ``target`` in one transaction; return the new version.
+
+    The caller has already checked that the file is ours and not newer than ``SCHEMA_VERSION``.
+    """
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        # Re-read inside the write lock: another process may have migrated meanwhile.
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for index in range(version, target):
+            for statement in _statements(MIGRATIONS[index]):
+                conn.execute(statement)
+        if version < target:
+            conn.execute(f"PRAGMA user_version = {int(target)}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return max(version, target)
+
+
+def _statements(script: str) -> list[str]:
+    # executescript() would COMMIT our transaction; split on complete statements instead.
+    statements, current = [], ""
+    for line in script.splitlines(keepends=True):
+        current += line
+        if sqlite3.complete_statement(current):
+            statements.append(current.strip())
+            current = ""
+    return [s for s in statements if s]
