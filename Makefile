@@ -16,6 +16,11 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
+# The seed-hook tests also cover torch.manual_seed; 2.13.0 is the CPU build these machines carry.
+$(VENV)/.torch: | $(BIN)/python
+	$(BIN)/python -m pip install --quiet "torch==2.13.0"
+	touch $@
+
 install: $(VENV)/.installed
 
 demo: install
@@ -30,7 +35,7 @@ demo: install
 		$$($(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db runs --last 2 --format csv | tail -n 2 | cut -d, -f1)
 	@echo; $(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db doctor
 
-test: install
+test: install $(VENV)/.torch
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbval-lax notebooks

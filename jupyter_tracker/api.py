@@ -24,7 +24,7 @@ from .store import DoctorCheck, Store
 if TYPE_CHECKING:
     import pandas
 
-    from .compare import Comparison
+    from .comparison import Comparison
 
 _stores: dict[Path, Store] = {}
 _active: list[Recorder] = []  # innermost last: a start_run block inside a tracked cell wins
@@ -156,7 +156,7 @@ def compare(*run_ids: str, db: str | os.PathLike | None = None) -> "Comparison":
 
     >>> compare("3f2a", "9be0")
     """
-    from .compare import Comparison
+    from .comparison import Comparison
 
     if len(run_ids) < 2:
         raise UsageProblem("compare needs at least two run ids")

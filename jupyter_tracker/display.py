@@ -166,7 +166,8 @@ class CellSummary:
             parts.append(("metrics", " ".join(metrics)))
         parts.append(("duration", format_duration(run.duration)))
         if run.warnings:
-            parts.append(("warnings", f"{len(run.warnings)} warning{'s' * (len(run.warnings) > 1)}: {run.warnings[0]}"))
+            count = f"{len(run.warnings)} warning{'s' * (len(run.warnings) > 1)}"
+            parts.append(("warnings", f"{count}: {'; '.join(run.warnings)}"))
         return parts
 
     def text(self) -> str:

@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from IPython.core.displayhook import DisplayHook
+
 from .. import api
 from ..recorder import Recorder, is_metric_number
 from ..records import DataRef, MetricPoint, Run
@@ -91,7 +93,9 @@ class CellTracker:
         namespace = shell.user_ns
         exec(shell.compile(tree, cell_name, "exec"), namespace, namespace)
         if last_expression is not None:
-            return eval(shell.compile(last_expression, cell_name, "eval"), namespace, namespace)
+            value = eval(shell.compile(last_expression, cell_name, "eval"), namespace, namespace)
+            # A trailing ';' silences the output, as in an untracked cell.
+            return None if DisplayHook.semicolon_at_end_of_expression(cell) else value
         return None
 
     # ----------------------------------------------------------------- steps

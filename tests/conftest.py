@@ -1,0 +1,124 @@
+"""Small named fixtures over real parts: a store file, a real IPython kernel, the CLI."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jupyter_client.manager import start_new_kernel
+
+from jupyter_tracker.store import Store
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def tracker_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A store file path (WAL needs a real file), also exported as JUPYTER_TRACKER_DB."""
+    path = tmp_path / "store" / "tracker.db"
+    monkeypatch.setenv("JUPYTER_TRACKER_DB", str(path))
+    return path
+
+
+@pytest.fixture
+def store(tracker_db: Path) -> Store:
+    store = Store(tracker_db)
+    yield store
+    store.close()
+
+
+@dataclass
+class Execution:
+    """What a cell did in the kernel, as a frontend would see it."""
+
+    stdout: str = ""
+    stderr: str = ""
+    displays: list[dict[str, Any]] = field(default_factory=list)  # display_data / execute_result bundles
+    error: dict[str, Any] | None = None  # ename, evalue, traceback
+
+    def html(self) -> str:
+        return "\n".join(d.get("text/html", "") for d in self.displays)
+
+    def text(self) -> str:
+        return "\n".join(d.get("text/plain", "") for d in self.displays)
+
+    def warning_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.startswith("jupyter_tracker warning:")]
+
+
+class KernelSession:
+    """A real IPython kernel (ipykernel over ZeroMQ) driven like a notebook frontend."""
+
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.manager, self.client = start_new_kernel(kernel_name="python3", cwd=str(cwd), env=env)
+
+    def run(self, code: str, timeout: float = 120, allow_error: bool = False) -> Execution:
+        result = Execution()
+
+        def on_message(message: dict[str, Any]) -> None:
+            kind, content = message["msg_type"], message["content"]
+            if kind == "stream":
+                if content["name"] == "stdout":
+                    result.stdout += content["text"]
+                else:
+                    result.stderr += content["text"]
+            elif kind in ("display_data", "execute_result"):
+                result.displays.append(content["data"])
+            elif kind == "error":
+                result.error = {"ename": content["ename"], "evalue": content["evalue"],
+                                "traceback": "\n".join(content["traceback"])}
+
+        self.client.execute_interactive(code, timeout=timeout, output_hook=on_message, allow_stdin=False)
+        if result.error is not None and not allow_error:
+            raise AssertionError(f"cell failed: {result.error['ename']}: {result.error['evalue']}\n"
+                                 f"{result.error['traceback']}")
+        return result
+
+    def value(self, expression: str) -> Any:
+        """Evaluate an expression in the kernel and bring back its repr, evaluated here."""
+        import ast
+
+        out = self.run(f"print(repr({expression}))").stdout.strip()
+        return ast.literal_eval(out)
+
+    def shutdown(self) -> None:
+        self.client.stop_channels()
+        self.manager.shutdown_kernel(now=True)
+
+
+@pytest.fixture
+def kernel(tracker_db: Path, tmp_path: Path) -> KernelSession:
+    """A fresh kernel in tmp_path/work with the extension loaded and its own store."""
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db), "PYTHONHASHSEED": "0"}
+    session = KernelSession(work, env)
+    try:
+        session.run("%load_ext jupyter_tracker")
+        yield session
+    finally:
+        session.shutdown()
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, db: Path | None = None, cwd: Path | None = None) -> CliResult:
+    """The installed command, in a subprocess, as a user types it."""
+    env = {k: v for k, v in os.environ.items() if k != "JUPYTER_TRACKER_DB"}
+    if db is not None:
+        env["JUPYTER_TRACKER_DB"] = str(db)
+    done = subprocess.run(
+        [sys.executable, "-m", "jupyter_tracker", *args], capture_output=True, text=True, env=env,
+        cwd=cwd, timeout=120,
+    )
+    return CliResult(done.returncode, done.stdout, done.stderr)
