@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -77,7 +78,9 @@ class EnvironmentProbe:
 
 def _module_version(name: str) -> str | None:
     module = sys.modules.get(name)
-    version = getattr(module, "__version__", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # some packages deprecate __version__ with a warning
+        version = getattr(module, "__version__", None)
     if isinstance(version, str):
         return version
     try:

@@ -1,0 +1,37 @@
+"""Every command and option a user can type is documented in the README."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jupyter_tracker.cli import cli
+from jupyter_tracker.magics import SUBCOMMANDS, track_cell
+
+README = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+def test_readme_opens_with_the_two_commands():
+    first_block = README.split("```")[1]
+    assert "make demo" in first_block and "make test" in first_block
+
+
+def test_every_cli_command_and_option_is_documented():
+    for name, command in cli.commands.items():
+        assert f"  {name} " in README, name
+        for param in command.params:
+            for option in param.opts:
+                if option.startswith("-") and option not in ("--help",):
+                    assert option in README, f"{name} {option}"
+    assert "--db" in README
+
+
+def test_every_magic_subcommand_and_cell_option_is_documented():
+    for name, function in SUBCOMMANDS.items():
+        assert f"%track {name}" in README, name
+        for action in function.parser._actions:
+            for option in action.option_strings:
+                if option not in ("-h", "--help"):
+                    assert option in README, f"%track {name} {option}"
+    for action in track_cell.parser._actions:
+        for option in action.option_strings:
+            assert option in README, f"%%track {option}"
