@@ -134,6 +134,10 @@ def run_html(run: Run) -> str:
     return "".join(parts)
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' if number != 1 else ''}"
+
+
 # ------------------------------------------------------------ cell summary
 class CellSummary:
     """The one compact summary shown after a tracked cell."""
@@ -145,9 +149,10 @@ class CellSummary:
 
     def _parts(self) -> list[tuple[str, str]]:
         run = self.run
-        parts = [("status", run.status), ("params", f"{len(run.params)} params")]
+        parts = [("status", run.status), ("params", _count(len(run.params), "param"))]
         if run.seeds:
-            parts.append(("seeds", "seeds " + ", ".join(f"{s.source}={format_value(s.value, 20)}" for s in run.seeds)))
+            shown = ", ".join(f"{s.source}={format_value(s.value, 20)}" for s in run.seeds)
+            parts.append(("seeds", f"{_count(len(run.seeds), 'seed')} ({shown})"))
         if run.inputs:
             names = []
             for ref in run.inputs:
@@ -156,7 +161,9 @@ class CellSummary:
                     names.append(f"{ref.name} CHANGED" + (f" ({', '.join(columns[:5])})" if columns else ""))
                 else:
                     names.append(ref.name)
-            parts.append(("inputs", "inputs " + ", ".join(names)))
+            parts.append(("inputs", f"{_count(len(run.inputs), 'input')}: {', '.join(names)}"))
+        if run.outputs:
+            parts.append(("outputs", f"{_count(len(run.outputs), 'output')}: {', '.join(r.name for r in run.outputs)}"))
         if run.metrics:
             before = self.previous.metrics if self.previous else {}
             metrics = []

@@ -283,7 +283,7 @@ class Store:
         with self._lock:
             return self._read_run(self.resolve(run_id))
 
-    def _read_run(self, run_id: str) -> Run:
+    def _read_run(self, run_id: str, with_code: bool = True) -> Run:
         conn = self._conn
         row = conn.execute(
             "SELECT run_id, experiment, name, status, start_time, end_time, duration, source, code_hash,"
@@ -294,7 +294,7 @@ class Store:
             raise RunNotFound(run_id)
         code_hash, history_hash, environment_hash = row[8], row[9], row[10]
         history = []
-        if history_hash:
+        if history_hash and with_code:
             hashes = json.loads(self._blob(history_hash))
             contents = self._blobs(hashes)
             history = [contents[h] for h in hashes]
@@ -327,9 +327,9 @@ class Store:
             seeds=[Seed(source=s, value=json.loads(v)) for s, v in conn.execute(
                 "SELECT source, value FROM seeds WHERE run_id = ? ORDER BY seq", (run_id,))],
             metrics=metrics, metric_steps=metric_steps, inputs=inputs, outputs=outputs,
-            code=self._blob(code_hash) if code_hash else "",
+            code=self._blob(code_hash) if code_hash and with_code else "",
             history=history,
-            environment=json.loads(self._blob(environment_hash)) if environment_hash else {},
+            environment=json.loads(self._blob(environment_hash)) if environment_hash and with_code else {},
             error=row[11], warnings=json.loads(row[12]),
         )
 
@@ -347,14 +347,15 @@ class Store:
         return found
 
     def previous_run(self, experiment: str, name: str, before: float, exclude: str) -> Run | None:
-        """The latest finished-or-failed run of the same experiment and name that started before ``before``."""
+        """The latest ended run of the same experiment and name that started before ``before``,
+        without its code, history and environment (what a cell summary compares against)."""
         with self._lock:
             row = self._conn.execute(
                 "SELECT run_id FROM runs WHERE experiment = ? AND name = ? AND start_time <= ? AND run_id != ?"
                 " AND status != 'running' ORDER BY start_time DESC LIMIT 1",
                 (experiment, name, before, exclude),
             ).fetchone()
-            return self._read_run(row[0]) if row else None
+            return self._read_run(row[0], with_code=False) if row else None
 
     def metric_series(self, run_id: str, name: str):
         """A metric's points as a DataFrame with columns step, value, timestamp."""
