@@ -140,6 +140,8 @@ def runs(
 
     >>> runs(experiment="churn").sort_values("metrics.acc").tail(3)
     """
+    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
+        raise UsageProblem(f"last must be a positive number of runs, not {last!r}")
     return open_store(db, create=False).runs_frame(experiment=experiment, name=name, last=last)
 
 
@@ -186,7 +188,9 @@ def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike |
     if format == "csv":
         frame.to_csv(path, index=False)
     elif format == "json":
-        frame.to_json(path, orient="records", date_format="iso", indent=1)
+        from .display import frame_json
+
+        path.write_text(frame_json(frame) + "\n", encoding="utf-8")
     elif format == "parquet":
         try:
             frame.to_parquet(path, index=False)

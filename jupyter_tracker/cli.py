@@ -5,13 +5,13 @@ Every TrackerError becomes one line on stderr and the error's exit code; no trac
 
 from __future__ import annotations
 
-import json
 import sys
 from typing import Any
 
 import click
 
 from . import api
+from .display import frame_json, json_text
 from .errors import TrackerError
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -62,7 +62,7 @@ def show(obj: dict, run: str, fmt: str) -> None:
     if fmt == "table":
         click.echo(str(record))
     elif fmt == "json":
-        click.echo(json.dumps(_run_dict(record), indent=1, default=repr))
+        click.echo(json_text(_run_dict(record)))
     else:
         import pandas as pd
 
@@ -84,7 +84,7 @@ def compare(obj: dict, runs: tuple[str, ...], fmt: str) -> None:
     if fmt == "table":
         click.echo(str(comparison))
     elif fmt == "json":
-        click.echo(json.dumps(comparison.to_dict(), indent=1, default=repr))
+        click.echo(json_text(comparison.to_dict()))
     else:
         import pandas as pd
 
@@ -104,8 +104,7 @@ def export(obj: dict, fmt: str, output: str | None) -> None:
         if fmt == "parquet":
             raise click.UsageError("parquet export needs --output FILE")
         frame = api.runs(db=obj["db"])
-        text = frame.to_csv(index=False) if fmt == "csv" else frame.to_json(orient="records", date_format="iso", indent=1)
-        click.echo(text, nl=False)
+        click.echo(frame.to_csv(index=False) if fmt == "csv" else frame_json(frame))
         return
     path = api.export(output, format=fmt, db=obj["db"])
     click.echo(f"wrote {path}", err=True)
@@ -129,7 +128,7 @@ def _echo_frame(frame: Any, fmt: str, empty: str) -> None:
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
     elif fmt == "json":
-        click.echo(frame.to_json(orient="records", date_format="iso", indent=1))
+        click.echo(frame_json(frame))
     elif frame.empty:
         click.echo(empty)
     else:

@@ -27,6 +27,39 @@ def format_value(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def json_text(value: Any) -> str:
+    """Strict JSON (no bare NaN or Infinity): NaN becomes null, +/-Inf the strings "Infinity"/"-Infinity"."""
+    return json.dumps(_json_safe(value), indent=1, ensure_ascii=False, allow_nan=False)
+
+
+def frame_json(frame: Any) -> str:
+    """A DataFrame as strict JSON, one object per row, timestamps in ISO 8601."""
+    return json_text(frame.to_dict(orient="records"))
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if value is None or isinstance(value, (str, bool, int)):
+        return value
+    if hasattr(value, "isoformat"):  # datetime, pandas Timestamp (NaT has no valid isoformat)
+        try:
+            return value.isoformat()
+        except ValueError:
+            return None
+    if hasattr(value, "item"):  # numpy scalars
+        return _json_safe(value.item())
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return None
+    return repr(value)
+
+
 def format_duration(seconds: float | None) -> str:
     if seconds is None:
         return "-"

@@ -78,7 +78,7 @@ class MetricPoint:
     timestamp: float
 
 
-@dataclass
+@dataclass(repr=False)
 class Run:
     """Everything recorded about one run, as returned by ``get_run``."""
 
@@ -116,3 +116,5 @@ class Run:
         from .display import run_text
 
         return run_text(self)
+
+    __repr__ = __str__

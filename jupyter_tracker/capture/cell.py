@@ -125,7 +125,7 @@ class CellTracker:
 
     def _watch_files(self, recorder: Recorder, context: "_CellContext") -> None:
         context.files = FileReads(ignore_dir=str(recorder.store.path.parent))
-        context.files.install()
+        context.files.install(self.shell.user_ns)
 
     def _finish(
         self, recorder: Recorder, options: TrackOptions, cell: str, context: "_CellContext",

@@ -93,8 +93,8 @@ def papermill_parameters(history: list[str]) -> dict[str, Any]:
     """Literal assignments of the cells papermill injected into this kernel's history."""
     params: dict[str, Any] = {}
     for source in history:
-        # papermill's Python translator opens the injected cell with this comment line.
-        if source.lstrip().startswith("# Parameters"):
+        # papermill's Python translator opens the injected cell with exactly this comment line.
+        if source.lstrip().partition("\n")[0].rstrip() == "# Parameters":
             try:
                 tree = ast.parse(source)
             except SyntaxError:

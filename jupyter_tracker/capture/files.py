@@ -38,8 +38,11 @@ class FileReads:
             return
         self.reads[absolute] = (shown, reader)
 
-    def install(self) -> None:
+    def install(self, namespace: dict[str, Any] | None = None) -> None:
+        """Wrap the readers; ``namespace`` is the user's, where IPython puts its own ``open``."""
         self._patch(builtins, "open", "open", _is_read_mode)
+        if namespace is not None and "open" in namespace:
+            self._patch(_Namespace(namespace), "open", "open", _is_read_mode)
         pandas = sys.modules.get("pandas")
         if pandas is not None:
             for name in dir(pandas):
@@ -71,6 +74,19 @@ class FileReads:
         reading.__name__ = getattr(original, "__name__", attribute)
         self._restore.append((module, attribute, original))
         setattr(module, attribute, reading)
+
+
+class _Namespace:
+    """Attribute access to a namespace dict, so that a dict entry is wrapped like a module attribute."""
+
+    def __init__(self, namespace: dict[str, Any]) -> None:
+        object.__setattr__(self, "_namespace", namespace)
+
+    def __getattr__(self, name: str) -> Any:
+        return self._namespace[name]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        self._namespace[name] = value
 
 
 def _is_read_mode(file: Any = None, mode: str = "r", *args: Any, **kwargs: Any) -> bool:

@@ -7,6 +7,7 @@ once without "database is locked". Public methods return records or DataFrames.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -17,7 +18,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import xxhash
 
@@ -60,6 +61,22 @@ def metric_from_sql(value: float | None) -> float:
     return math.nan if value is None else value
 
 
+Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+def _reading(method: Method) -> Method:
+    """A file damaged after it was opened fails only on the pages a query touches: say so as a StoreError."""
+
+    @functools.wraps(method)
+    def wrapper(self: "Store", *args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            raise StoreError(f"cannot read store {self.path}: {str(error)[:200]}") from None
+
+    return wrapper  # type: ignore[return-value]
+
+
 @dataclass(frozen=True)
 class DoctorCheck:
     name: str
@@ -89,9 +106,16 @@ class Store:
             self._conn = sqlite3.connect(
                 self.path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
             )
-            self._open()
         except sqlite3.DatabaseError as error:
             raise StoreError(f"cannot open store {self.path}: {error}") from None
+        try:
+            self._open()
+        except BaseException as error:
+            # A refused file keeps no connection: an open one would leave -wal/-shm files beside it.
+            self._conn.close()
+            if isinstance(error, sqlite3.DatabaseError):
+                raise StoreError(f"cannot open store {self.path}: {error}") from None
+            raise
 
     # ----------------------------------------------------------------- opening
     def _refuse_foreign_file(self) -> None:
@@ -262,6 +286,7 @@ class Store:
             pass
 
     # ------------------------------------------------------------------- reads
+    @_reading
     def resolve(self, prefix: str) -> str:
         """The one run id starting with ``prefix``; RunNotFound or AmbiguousRunId otherwise."""
         prefix = prefix.strip().lower()
@@ -269,7 +294,7 @@ class Store:
             raise RunNotFound(prefix)
         with self._lock:
             rows = self._conn.execute(
-                "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id LIMIT 50",
+                "SELECT run_id FROM runs WHERE run_id >= ? AND run_id < ? ORDER BY run_id",
                 (prefix, prefix + "g"),
             ).fetchall()
         if not rows:
@@ -278,6 +303,7 @@ class Store:
             raise AmbiguousRunId(prefix, [r[0] for r in rows])
         return rows[0][0]
 
+    @_reading
     def get_run(self, run_id: str) -> Run:
         self._reap_quietly()
         with self._lock:
@@ -346,6 +372,7 @@ class Store:
             found.update(self._conn.execute(f"SELECT hash, content FROM blobs WHERE hash IN ({marks})", chunk))
         return found
 
+    @_reading
     def previous_run(self, experiment: str, name: str, before: float, exclude: str) -> Run | None:
         """The latest ended run of the same experiment and name that started before ``before``,
         without its code, history and environment (what a cell summary compares against)."""
@@ -357,6 +384,7 @@ class Store:
             ).fetchone()
             return self._read_run(row[0], with_code=False) if row else None
 
+    @_reading
     def metric_series(self, run_id: str, name: str):
         """A metric's points as a DataFrame with columns step, value, timestamp."""
         import pandas as pd  # only when asked for: pandas costs ~0.3 s to import
@@ -371,14 +399,17 @@ class Store:
         frame["value"] = frame["value"].astype("float64")  # NULL is NaN
         return frame
 
+    @_reading
     def count_runs(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
 
+    @_reading
     def experiments(self) -> list[str]:
         with self._lock:
             return [e for (e,) in self._conn.execute("SELECT DISTINCT experiment FROM runs ORDER BY experiment")]
 
+    @_reading
     def runs_frame(self, experiment: str | None = None, name: str | None = None, last: int | None = None):
         """One row per run: run_id, experiment, name, status, start, duration, params.*, metrics.*, tags.*"""
         import pandas as pd  # only when asked for: pandas costs ~0.3 s to import
@@ -424,6 +455,8 @@ class Store:
                 column = [values.get(run_id) for run_id in frame["run_id"]]
                 if prefix == "metrics.":
                     column = [math.nan if v is None else v for v in column]
+                elif prefix == "params.":
+                    column = _param_column(column)
                 columns[prefix + key] = column
         if columns:
             frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
@@ -435,8 +468,14 @@ class Store:
         checks = []
         with self._lock:
             conn = self._conn
-            integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            try:
+                integrity = [r[0] for r in conn.execute("PRAGMA integrity_check")]
+            except sqlite3.DatabaseError as error:
+                # Too damaged to even list the damage: that is the whole report.
+                return [DoctorCheck("integrity", False, str(error))]
             checks.append(DoctorCheck("integrity", integrity == ["ok"], "; ".join(integrity[:5])))
+            if integrity != ["ok"]:
+                return checks  # the rest would read damaged pages, and marking runs would write to them
             broken_refs = conn.execute("PRAGMA foreign_key_check").fetchall()
             checks.append(DoctorCheck(
                 "references", not broken_refs,
@@ -445,7 +484,11 @@ class Store:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             checks.append(DoctorCheck("journal", mode == "wal", f"journal_mode={mode}"))
             checks.append(DoctorCheck("schema", True, f"schema version {self.schema_version} (current {SCHEMA_VERSION})"))
-        reaped = self.mark_interrupted()
+        try:
+            reaped = self.mark_interrupted()
+        except sqlite3.DatabaseError as error:  # a read-only file, or a lock held past the timeout
+            checks.append(DoctorCheck("runs", False, f"cannot mark runs of killed processes interrupted: {error}"))
+            return checks
         with self._lock:
             running = self._conn.execute(
                 "SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
@@ -487,3 +530,13 @@ def _process_alive(pid: int | None, started: str | None) -> bool:
         return started is None  # no /proc: the signal test is all we have
     # A killed kernel whose parent has not reaped it yet is a zombie: dead for our purpose.
     return fields[0] != "Z" and (started is None or fields[19] == started)
+
+
+def _param_column(values: list[Any]) -> Any:
+    """Integer params missing from some runs stay integers (nullable Int64), not floats like 8.0."""
+    import pandas as pd
+
+    present = [v for v in values if v is not None]
+    if present and len(present) < len(values) and all(type(v) is int for v in present):
+        return pd.array(values, dtype="Int64")
+    return values

@@ -1,0 +1,340 @@
+"""The `jupyter-tracker` command, run as a user runs it, against stores written by the Python API."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import jupyter_tracker as jt
+from jupyter_tracker.store import Store
+
+from conftest import CliResult, run_cli
+
+BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def populated(tracker_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Three script runs: two of churn/train that differ in lr and acc, one of other/eval."""
+    monkeypatch.chdir(tmp_path)
+    ids = {}
+    for key, lr, acc in (("first", 0.01, 0.91), ("second", 0.02, 0.93)):
+        with jt.start_run("train", experiment="churn", tags={"model": "rf"}) as run:
+            jt.log_params({"lr": lr, "n_estimators": 200})
+            jt.log_metrics({"acc": acc, "f1": 0.8})
+        ids[key] = run.run_id
+    with jt.start_run("eval", experiment="other") as run:
+        jt.log_param("threshold", 0.5)
+        jt.log_metric("auc", 0.7)
+    ids["other"] = run.run_id
+    return ids
+
+
+@pytest.fixture
+def chosen_ids(tracker_db: Path) -> list[str]:
+    """Runs with chosen ids abc0…, abc1… and def0…, for prefix errors that do not depend on chance."""
+    store = Store(tracker_db)
+    ids = [prefix + "0" * 28 for prefix in ("abc0", "abc1", "def0")]
+    for run_id in ids:
+        store.begin_run(run_id, "default", "chosen", "script", 1_700_000_000.0)
+    store.close()
+    return ids
+
+
+def assert_clean_failure(result: CliResult, code: int, *fragments: str, usage: bool = False) -> str:
+    """A non-zero exit, no traceback, and exactly one 'Error:' line (the only stderr line unless a usage error)."""
+    assert result.code == code, (result.code, result.stdout, result.stderr)
+    assert "Traceback" not in result.stdout + result.stderr
+    lines = result.stderr.splitlines()
+    errors = [line for line in lines if line.startswith("Error:")]
+    assert len(errors) == 1, result.stderr
+    if not usage:
+        assert lines == errors, result.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+# ---------------------------------------------------------------------- runs
+def test_runs_as_table_shows_short_ids_params_and_metrics(populated, tracker_db):
+    # When the runs are listed as a table
+    result = run_cli("runs", db=tracker_db)
+    # Then there is a header and one line per run, with short ids and values
+    assert result.code == 0, result.stderr
+    header, *rows = result.stdout.splitlines()
+    assert header.split()[:6] == ["run_id", "experiment", "name", "status", "start", "duration"]
+    assert [row.split()[0] for row in rows] == [populated[k][:8] for k in ("first", "second", "other")]
+    assert "0.91" in rows[0] and "0.93" in rows[1] and "0.7" in rows[2]
+
+
+def test_runs_as_csv_has_one_row_per_run_with_params_and_metrics(populated, tracker_db):
+    # When the runs are listed as csv
+    result = run_cli("runs", "--format", "csv", db=tracker_db)
+    # Then each row carries the full id, params, final metrics and tags
+    assert result.code == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [row["run_id"] for row in rows] == [populated[k] for k in ("first", "second", "other")]
+    assert [row["params.lr"] for row in rows] == ["0.01", "0.02", ""]
+    assert [row["metrics.acc"] for row in rows] == ["0.91", "0.93", ""]
+    assert rows[2]["metrics.auc"] == "0.7" and rows[0]["tags.model"] == "rf"
+    assert {row["status"] for row in rows} == {"finished"}
+
+
+def test_runs_as_json_is_a_list_of_run_objects(populated, tracker_db):
+    # When the runs are listed as json
+    result = run_cli("runs", "-f", "json", db=tracker_db)
+    # Then it parses to one object per run with the documented keys
+    assert result.code == 0, result.stderr
+    runs = json.loads(result.stdout)
+    assert [run["run_id"] for run in runs] == [populated[k] for k in ("first", "second", "other")]
+    assert [run["params.lr"] for run in runs] == [0.01, 0.02, None]
+    assert [run["metrics.acc"] for run in runs] == [0.91, 0.93, None]
+    assert runs[2]["experiment"] == "other" and runs[2]["params.threshold"] == 0.5
+
+
+def test_runs_filters_by_experiment_and_keeps_the_last_n(populated, tracker_db):
+    # When filtering by experiment, with and without --last
+    churn = json.loads(run_cli("runs", "--experiment", "churn", "-f", "json", db=tracker_db).stdout)
+    latest = json.loads(run_cli("runs", "-e", "churn", "--last", "1", "-f", "json", db=tracker_db).stdout)
+    # Then only that experiment's runs, and only the most recent one
+    assert [run["run_id"] for run in churn] == [populated["first"], populated["second"]]
+    assert [run["run_id"] for run in latest] == [populated["second"]]
+
+
+def test_runs_of_an_empty_store_says_so(store, tracker_db):
+    # Given an existing store without runs
+    # When / Then listing says there are none, and succeeds
+    result = run_cli("runs", db=tracker_db)
+    assert (result.code, result.stdout.strip()) == (0, "no runs")
+
+
+def test_runs_finds_the_store_of_the_enclosing_project(tmp_path, monkeypatch):
+    # Given a project whose store has one run, and a subfolder to work in
+    project = tmp_path / "project"
+    (project / "notebooks").mkdir(parents=True)
+    monkeypatch.chdir(project)
+    with jt.start_run("train", db=project / ".jupyter_tracker" / "tracker.db") as run:
+        jt.log_metric("acc", 0.5)
+    # When runs are listed from the subfolder without --db or JUPYTER_TRACKER_DB
+    result = run_cli("runs", "-f", "csv", cwd=project / "notebooks")
+    # Then the project's store is read
+    assert result.code == 0, result.stderr
+    assert [row["run_id"] for row in csv.DictReader(io.StringIO(result.stdout))] == [run.run_id]
+
+
+# ---------------------------------------------------------------------- show
+def test_show_as_table_has_the_run_and_its_values(populated, tracker_db):
+    result = run_cli("show", populated["first"][:6], db=tracker_db)
+    assert result.code == 0, result.stderr
+    assert populated["first"][:8] in result.stdout
+    for text in ("train", "churn", "lr", "0.01", "n_estimators", "200", "acc", "0.91"):
+        assert text in result.stdout
+
+
+def test_show_as_csv_lists_sections_keys_and_values(populated, tracker_db):
+    result = run_cli("show", populated["first"][:6], "--format", "csv", db=tracker_db)
+    assert result.code == 0, result.stderr
+    frame = pd.read_csv(io.StringIO(result.stdout), dtype=str)
+    assert list(frame.columns) == ["section", "key", "value"]
+    rows = {(section, key): value for section, key, value in frame.itertuples(index=False)}
+    assert rows[("run", "run_id")] == populated["first"]
+    assert rows[("run", "status")] == "finished"
+    assert rows[("param", "lr")] == "0.01" and rows[("param", "n_estimators")] == "200"
+    assert rows[("metric", "acc")] == "0.91" and rows[("metric", "f1")] == "0.8"
+
+
+def test_show_as_json_has_everything_recorded(populated, tracker_db):
+    result = run_cli("show", populated["second"][:6], "-f", "json", db=tracker_db)
+    assert result.code == 0, result.stderr
+    run = json.loads(result.stdout)
+    assert (run["run_id"], run["experiment"], run["name"]) == (populated["second"], "churn", "train")
+    assert run["params"] == {"lr": 0.02, "n_estimators": 200}
+    assert run["metrics"] == {"acc": 0.93, "f1": 0.8}
+    assert run["tags"] == {"model": "rf"}
+    assert run["source"] == "script" and run["environment"]["python"]
+
+
+# ------------------------------------------------------------------- compare
+def test_compare_as_table_marks_what_differs(populated, tracker_db):
+    result = run_cli("compare", populated["first"][:6], populated["second"][:6], db=tracker_db)
+    assert result.code == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("* lr") and "0.01" in line and "0.02" in line for line in lines)
+    assert any(line.startswith("* acc") and "0.91" in line and "0.93" in line for line in lines)
+    assert any(line.startswith("  n_estimators") for line in lines)  # equal: not marked
+
+
+def test_compare_as_csv_has_params_and_metrics_sections(populated, tracker_db):
+    first, second = populated["first"], populated["second"]
+    result = run_cli("compare", first[:6], second[:6], "--format", "csv", db=tracker_db)
+    assert result.code == 0, result.stderr
+    frame = pd.read_csv(io.StringIO(result.stdout), index_col=["section", "key"])
+    assert frame.loc[("params", "lr"), first[:8]] == 0.01
+    assert frame.loc[("params", "lr"), second[:8]] == 0.02
+    assert bool(frame.loc[("params", "lr"), "differs"]) is True
+    assert bool(frame.loc[("params", "n_estimators"), "differs"]) is False
+    assert frame.loc[("metrics", "acc"), f"delta {second[:8]}"] == pytest.approx(0.02)
+
+
+def test_compare_as_json_has_values_and_deltas(populated, tracker_db):
+    first, second = populated["first"], populated["second"]
+    result = run_cli("compare", first[:6], second[:6], "-f", "json", db=tracker_db)
+    assert result.code == 0, result.stderr
+    comparison = json.loads(result.stdout)
+    assert comparison["runs"] == [first, second]
+    params = {row["key"]: row for row in comparison["params"]}
+    assert params["lr"]["values"] == [0.01, 0.02] and params["lr"]["differs"] is True
+    assert params["n_estimators"]["differs"] is False
+    acc = {row["key"]: row for row in comparison["metrics"]}["acc"]
+    assert acc["values"] == [0.91, 0.93] and acc["deltas"][1] == pytest.approx(0.02)
+
+
+# -------------------------------------------------------------------- export
+@pytest.mark.parametrize("fmt, read", [("csv", pd.read_csv), ("json", pd.read_json), ("parquet", pd.read_parquet)])
+def test_export_writes_one_row_per_run(populated, tracker_db, tmp_path, fmt, read):
+    # When the runs are exported to a file
+    out = tmp_path / f"runs.{fmt}"
+    result = run_cli("export", "--format", fmt, "-o", str(out), db=tracker_db)
+    # Then the file reads back with one row per run and their values
+    assert result.code == 0, result.stderr
+    frame = read(out)
+    assert frame["run_id"].tolist() == [populated[k] for k in ("first", "second", "other")]
+    assert frame["metrics.acc"].tolist()[:2] == [0.91, 0.93]
+    assert frame["params.threshold"].tolist()[2] == 0.5
+
+
+# -------------------------------------------------------------------- doctor
+def test_doctor_passes_on_a_healthy_store(populated, tracker_db):
+    result = run_cli("doctor", db=tracker_db)
+    assert result.code == 0, result.stdout + result.stderr
+    checks = result.stdout.splitlines()[1:]
+    assert checks and all(line.startswith("ok ") for line in checks), result.stdout
+    assert "3 runs, 0 running" in result.stdout
+
+
+# ----------------------------------------------------------------- bad input
+@pytest.mark.parametrize("args", [["show", "0123"], ["compare", "abc0", "0123"]])
+def test_unknown_run_id_is_one_error_line(chosen_ids, tracker_db, args):
+    result = run_cli(*args, db=tracker_db)
+    assert_clean_failure(result, 3, "no run matches '0123'")
+
+
+@pytest.mark.parametrize("args", [["show", "abc"], ["compare", "abc", "def"]])
+def test_ambiguous_prefix_is_one_error_line_naming_the_candidates(chosen_ids, tracker_db, args):
+    result = run_cli(*args, db=tracker_db)
+    assert_clean_failure(result, 3, "'abc' is ambiguous", chosen_ids[0][:12], chosen_ids[1][:12])
+
+
+@pytest.mark.parametrize("args", [
+    ["runs"], ["show", "abc"], ["compare", "abc", "def"], ["export", "-o", "out.csv"], ["doctor"],
+])
+def test_read_commands_on_a_missing_store_fail_without_creating_it(tmp_path, args):
+    # Given a store path that does not exist
+    missing = tmp_path / "nowhere" / "tracker.db"
+    # When a read command is pointed at it
+    result = run_cli(*args, db=missing, cwd=tmp_path)
+    # Then one error line names it, and neither the store, its folder nor an output file appears
+    assert_clean_failure(result, 4, f"no store at {missing}")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_read_command_without_any_store_does_not_create_one_in_the_working_directory(tmp_path):
+    # Given a working directory without a store, and no JUPYTER_TRACKER_DB
+    if any((folder / ".jupyter_tracker").is_dir() for folder in tmp_path.parents):
+        pytest.skip("an ancestor of the temporary directory holds a .jupyter_tracker folder")
+    # When / Then runs fails cleanly and leaves the directory empty
+    result = run_cli("runs", cwd=tmp_path)
+    assert_clean_failure(result, 4, "no store at", ".jupyter_tracker")
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args", [["runs"], ["show", "abc"], ["doctor"]])
+def test_corrupt_store_is_one_error_line_and_left_untouched(tmp_path, args):
+    # Given a store file full of random bytes
+    path = tmp_path / "tracker.db"
+    path.write_bytes(random.Random(0).randbytes(8192))
+    before = path.read_bytes()
+    # When / Then a read command fails with one line, and the file is unchanged
+    result = run_cli(*args, db=path)
+    assert_clean_failure(result, 4, str(path), "not an SQLite file")
+    assert path.read_bytes() == before
+
+
+def damage_after_first_page(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[4096:] = b"\xff" * (len(data) - 4096)
+    path.write_bytes(bytes(data))
+
+
+def test_store_damaged_inside_gives_one_error_line_and_doctor_reports_it(populated, tracker_db):
+    # Given a store whose pages after the first (the schema) are overwritten
+    with sqlite3.connect(tracker_db) as conn:  # fold the WAL into the file first
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    damage_after_first_page(tracker_db)
+    # When runs are listed, then one error line says the store cannot be read
+    assert_clean_failure(run_cli("runs", db=tracker_db), 4, "cannot read store", "malformed")
+    # And doctor reports the failed integrity check and exits 1, without a traceback
+    result = run_cli("doctor", db=tracker_db)
+    assert result.code == 1 and "Traceback" not in result.stdout + result.stderr
+    assert "FAIL integrity" in result.stdout
+
+
+@pytest.mark.parametrize("args, fragment", [
+    (["runs", "--format", "xml"], "'xml' is not one of"),
+    (["runs", "--last", "0"], "0 is not in the range x>=1"),
+    (["show", "abc", "--format", "yaml"], "'yaml' is not one of"),
+    (["export", "--format", "parquet"], "parquet export needs --output"),
+    (["frobnicate"], "No such command 'frobnicate'"),
+])
+def test_bad_option_is_a_usage_error(chosen_ids, tracker_db, args, fragment):
+    result = run_cli(*args, db=tracker_db)
+    assert_clean_failure(result, 2, fragment, usage=True)
+
+
+def test_compare_needs_two_runs(chosen_ids, tracker_db):
+    result = run_cli("compare", "abc0", db=tracker_db)
+    assert_clean_failure(result, 2, "compare needs at least two run ids")
+
+
+# --------------------------------------------------------------- entry points
+def test_jupyter_tracker_and_jupyter_tracker_subcommand_show_help():
+    # Given the installed console script, and jupyter on PATH
+    assert (BIN / "jupyter-tracker").is_file()
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    # When help is asked for both ways
+    results = [subprocess.run(command, capture_output=True, text=True, env=env, timeout=60)
+               for command in (["jupyter-tracker", "--help"], ["jupyter", "tracker", "--help"])]
+    # Then both succeed and list the commands
+    for done in results:
+        assert done.returncode == 0, done.stderr
+        assert all(command in done.stdout for command in ("runs", "show", "compare", "export", "doctor"))
+
+
+def test_json_output_is_strict_and_keeps_infinities_apart_from_nan(tracker_db, tmp_path, monkeypatch):
+    # Given a run whose metrics are NaN, +Inf and -Inf
+    monkeypatch.chdir(tmp_path)
+    with jt.start_run("edge") as run:
+        jt.log_metrics({"missing": float("nan"), "up": float("inf"), "down": float("-inf")})
+        jt.log_param("limit", float("inf"))
+    # When every JSON output is read by a strict parser
+    def strict(text: str) -> object:
+        return json.loads(text, parse_constant=lambda name: pytest.fail(f"bare {name} in JSON output"))
+    listed = strict(run_cli("runs", "-f", "json", db=tracker_db).stdout)[0]
+    shown = strict(run_cli("show", run.run_id[:8], "-f", "json", db=tracker_db).stdout)
+    exported = strict(run_cli("export", "-f", "json", db=tracker_db).stdout)[0]
+    # Then NaN is null and the infinities are named
+    for row in (listed, exported):
+        assert (row["metrics.missing"], row["metrics.up"], row["metrics.down"]) == (None, "Infinity", "-Infinity")
+    assert shown["metrics"] == {"missing": None, "up": "Infinity", "down": "-Infinity"}
+    assert shown["params"]["limit"] == "Infinity"
