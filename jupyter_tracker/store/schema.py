@@ -101,6 +101,15 @@ MIGRATIONS: list[str] = [
           ON counts.run_id = m.run_id AND counts.key = m.key AND counts.last_seq = m.seq;
     CREATE INDEX latest_metrics_by_key ON latest_metrics (key, value);
     """,
+    # 3: reruns, the session (kernel or process) a run belongs to, and its hidden-state verdict.
+    """
+    ALTER TABLE runs ADD COLUMN rerun_of TEXT REFERENCES runs(run_id);
+    ALTER TABLE runs ADD COLUMN session_id TEXT;
+    ALTER TABLE runs ADD COLUMN session_seq INTEGER;
+    ALTER TABLE runs ADD COLUMN hidden_state TEXT;
+    CREATE INDEX runs_by_rerun ON runs (rerun_of) WHERE rerun_of IS NOT NULL;
+    CREATE INDEX runs_by_session ON runs (session_id, session_seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
