@@ -33,6 +33,12 @@ demo: install
 	@echo; echo "== the two most recent runs compared =="
 	$(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db compare \
 		$$($(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db runs --last 2 --format csv | tail -n 2 | cut -d, -f1)
+	@echo; echo "== the most recent run, re-executed from its recorded history =="
+	$(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db rerun \
+		$$($(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db runs --last 1 --format csv | tail -n 1 | cut -d, -f1)
+	@echo; echo "== a batch: n_estimators 10 and 50, twice each, on 2 workers =="
+	$(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db batch notebooks/quickstart.ipynb \
+		--grid n_estimators=10,50 --repeat 2 --workers 2 --output-dir $(DEMO_DIR)/batch --html $(DEMO_DIR)/batch-report.html
 	@echo; $(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db doctor
 
 test: install $(VENV)/.torch

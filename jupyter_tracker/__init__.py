@@ -5,6 +5,7 @@ IPython and xxhash: pandas, matplotlib, scikit-learn and papermill load when fir
 """
 
 from .api import (
+    batch,
     compare,
     doctor,
     experiments,
@@ -15,11 +16,26 @@ from .api import (
     log_param,
     log_params,
     metric_series,
+    on_run_finished,
+    report,
+    rerun,
     runs,
     set_tag,
     start_run,
 )
+from .api import (  # versioning and validation (issue 6)
+    artifact,
+    load_model,
+    log_artifact,
+    log_figure,
+    log_model,
+    promote,
+    registry,
+    rollback,
+    validate,
+)
 from .errors import AmbiguousRunId, NoActiveRun, RunNotFound, StoreError, TrackerError, UsageProblem
+from .errors import ArtifactNotFound, NothingToRollBack, StageNotFound, ValidationFailed
 from .records import Run
 
 __version__ = "0.1.0"
@@ -29,6 +45,43 @@ __all__ = [
     "compare", "doctor", "experiments", "export", "get_run", "log_metric", "log_metrics", "log_param",
     "log_params", "metric_series", "runs", "set_tag", "start_run",
 ]
+
+__all__ += ["on_run_finished"]
+__all__ += [
+    "ArtifactNotFound", "NothingToRollBack", "StageNotFound", "ValidationFailed",
+    "artifact", "load_model", "log_artifact", "log_figure", "log_model", "promote", "registry", "rollback", "validate",
+]
+__all__ += ["batch", "report", "rerun"]
+
+# The panel and the charts need ipywidgets and matplotlib (together ~0.5 s to import), so they
+# load on first use of jupyter_tracker.panel / plot_*, never at %load_ext (tests/test_import_cost.py).
+_LAZY = {"panel": "widgets", "plot_metric": "plots", "plot_series": "plots", "plot_spread": "plots"}
+__all__ += list(_LAZY)
+
+
+def __getattr__(name: str):  # noqa: ANN202
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'jupyter_tracker' has no attribute '{name}'")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value  # later look-ups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
+    """jupyter_server finds the sidebar's REST API here (enabled by jupyter-config/ at pip install)."""
+    return [{"module": "jupyter_tracker.server"}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab sidebar shipped inside the package (built from labextension/)."""
+    return [{"src": "labextension", "dest": "jupyter-tracker"}]
 
 
 def load_ipython_extension(ipython):  # noqa: ANN001, ANN201

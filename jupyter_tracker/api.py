@@ -9,11 +9,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from .config import resolve_settings
 from .errors import NoActiveRun, StoreError, UsageProblem
@@ -25,6 +26,11 @@ if TYPE_CHECKING:
     import pandas
 
     from .comparison import Comparison
+    from .records import Artifact, RegistryEvent
+    from .validation import ValidationResult
+    from .batch_report import BatchReport
+    from .verdict import Verdict
+    from .records import ExperimentSummary, RunsPage
 
 _stores: dict[Path, Store] = {}
 _active: list[Recorder] = []  # innermost last: a start_run block inside a tracked cell wins
@@ -32,10 +38,11 @@ _active: list[Recorder] = []  # innermost last: a start_run block inside a track
 
 def open_store(db: str | os.PathLike | None = None, create: bool = True) -> Store:
     """The store at ``db`` (or the resolved default), opened once per process and path."""
-    path = resolve_settings(db).db_path
+    settings = resolve_settings(db)
+    path = settings.db_path
     store = _stores.get(path)
     if store is None or (not path.exists()):
-        store = Store(path, create=create)
+        store = Store(path, create=create, artifacts_dir=settings.artifacts_dir)
         _stores[path] = store
     return store
 
@@ -54,6 +61,26 @@ def recording(recorder: Recorder) -> Iterator[Recorder]:
         yield recorder
     finally:
         _active.remove(recorder)
+
+
+def on_run_finished(listener: Callable[[Run], None]) -> Callable[[], None]:
+    """Call ``listener(run)`` after each run this process records (``%%track`` cell or ``start_run``).
+
+    Returns a function that removes the listener. Listeners run inside the cell's bookkeeping:
+    keep them quick; one that raises becomes a warning line and the run is recorded anyway.
+
+    >>> stop = on_run_finished(lambda run: print("recorded", run.short_id))
+    >>> stop()
+    """
+    from .recorder import FINISHED_LISTENERS
+
+    FINISHED_LISTENERS.append(listener)
+
+    def remove() -> None:
+        if listener in FINISHED_LISTENERS:
+            FINISHED_LISTENERS.remove(listener)
+
+    return remove
 
 
 # ------------------------------------------------------------------- logging
@@ -176,6 +203,67 @@ def experiments(db: str | os.PathLike | None = None) -> list[str]:
     return open_store(db, create=False).experiments()
 
 
+# ------------------------------------------------------- paged reads (the sidebar)
+MAX_PAGE = 1000
+
+
+def runs_page(
+    experiment: str | None = None, q: str | None = None, sort: str = "start", order: str = "desc",
+    limit: int = 50, offset: int = 0, db: str | os.PathLike | None = None,
+) -> "RunsPage":
+    """One page of runs, filtered, sorted and paged by the store, with the total number matching.
+
+    ``q``: words that must each appear in a run's name, experiment, status, id, or a param's or tag's
+    name or value. ``sort``: start, end, duration, name, experiment, status, run_id, ``metrics.<m>``,
+    ``params.<p>`` or ``tags.<t>`` (runs without a value last). ``order``: asc or desc.
+
+    >>> page = runs_page(experiment="churn", sort="metrics.acc", limit=20)
+    >>> page.total, [run.metrics["acc"] for run in page.runs]
+    """
+    if order not in ("asc", "desc"):
+        raise UsageProblem(f"order must be 'asc' or 'desc', not '{order}'")
+    for label, number, low, high in (("limit", limit, 0, MAX_PAGE), ("offset", offset, 0, None)):
+        if isinstance(number, bool) or not isinstance(number, int) or number < low or (high and number > high):
+            bounds = f"between {low} and {high}" if high else f"at least {low}"
+            raise UsageProblem(f"{label} must be a whole number {bounds}, not {number!r}")
+    return open_store(db, create=False).runs_page(
+        experiment=experiment, q=q, sort=sort, descending=order == "desc", limit=limit, offset=offset
+    )
+
+
+def experiment_summaries(q: str | None = None, db: str | os.PathLike | None = None) -> "list[ExperimentSummary]":
+    """Experiments with how many of their runs match ``q`` (as in ``runs_page``), most recently active first."""
+    return open_store(db, create=False).experiment_summaries(q=q)
+
+
+def run_columns(db: str | os.PathLike | None = None) -> dict[str, list[str]]:
+    """Names of the metrics, params and tags recorded in any run: ``{"metrics": [...], "params": [...], "tags": [...]}``."""
+    return open_store(db, create=False).run_columns()
+
+
+def previous_run(run_id: str, db: str | os.PathLike | None = None) -> Run | None:
+    """The run of the same experiment and name before ``run_id`` (what its inputs are compared with),
+    without its code, history and environment; None for the first one."""
+    store = open_store(db, create=False)
+    run = store.get_run(run_id)
+    return store.previous_run(run.experiment, run.name, run.start, run.run_id)
+
+
+def store_status(db: str | os.PathLike | None = None) -> dict[str, Any]:
+    """Where the store is and what it holds: path, exists, schema_version, and the run counts and times
+    that change whenever a run starts or ends. Never creates the store.
+
+    >>> store_status()["schema_version"]
+    """
+    path = resolve_settings(db).db_path
+    status: dict[str, Any] = {"path": str(path), "exists": path.exists(), "schema_version": None}
+    if status["exists"]:
+        store = open_store(db, create=False)
+        status["schema_version"] = store.schema_version
+        status.update(dataclasses.asdict(store.activity()))
+    return status
+
+
 def doctor(db: str | os.PathLike | None = None) -> list[DoctorCheck]:
     """Integrity checks of the store; killed runs are marked interrupted on the way."""
     return open_store(db, create=False).doctor()
@@ -199,3 +287,209 @@ def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike |
     else:
         raise UsageProblem(f"unknown export format '{format}': use csv, json or parquet")
     return path
+
+
+# ------------------------------------------------------------ reproducing
+def rerun(
+    run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None, *,
+    kernel_name: str = "python3", timeout: float | None = None, workers: int = 1, progress: bool = True,
+    on_progress: "Callable[[int, int], None] | None" = None, db: str | os.PathLike | None = None,
+) -> "Verdict | None":
+    """Re-execute a run from its recorded execution history in fresh kernels and say whether it reproduced.
+
+    >>> verdict = rerun("1a2b", repeat=3)
+    >>> verdict.status, verdict.exit_code      # ("REPRODUCED", 0) or ("DIFFERS", 1)
+    """
+    from . import execution as engine
+
+    if engine.in_replay():
+        _replay_skip("rerun")
+        return None
+    return engine.rerun(open_store(db, create=False), run_id, repeat=repeat, rtol=rtol, atol=atol,
+                        kernel_name=kernel_name, timeout=timeout, workers=workers, progress=progress,
+                        on_progress=on_progress)
+
+
+def batch(
+    notebook: str | os.PathLike, parameters: dict[str, Any] | None = None,
+    grid: dict[str, list[Any]] | None = None, repeat: int = 1, workers: int | None = None,
+    output_dir: str | os.PathLike | None = None, *, scheduler: str | None = None,
+    rtol: float | None = None, atol: float | None = None, kernel_name: str = "python3",
+    timeout: float | None = None, progress: bool = True, db: str | os.PathLike | None = None,
+) -> "BatchReport | None":
+    """Execute a notebook for every grid combination x repeat with papermill, in parallel; return the report.
+
+    >>> report = batch("train.ipynb", grid={"max_depth": [3, 5]}, repeat=2, workers=2)
+    >>> report.metrics_frame()
+    """
+    from . import execution as engine
+    from .grid import run_batch
+    from .batch_report import build_report
+
+    if engine.in_replay():
+        _replay_skip("batch")
+        return None
+    store = open_store(db)
+    batch_id, results = run_batch(store, notebook, parameters=parameters, grid=grid, repeat=repeat, workers=workers,
+                                  output_dir=output_dir, scheduler=scheduler, kernel_name=kernel_name,
+                                  timeout=timeout, progress=progress)
+    output = os.path.dirname(results[0].execution.output) if results else None
+    return build_report(store, batch_id, rtol=rtol, atol=atol, output_dir=output)
+
+
+def report(batch_id: str, rtol: float | None = None, atol: float | None = None,
+           db: str | os.PathLike | None = None) -> "BatchReport":
+    """The report of an earlier batch, from the store.
+
+    >>> print(report("3f2a1b0c9d8e"))
+    """
+    from .batch_report import build_report
+
+    return build_report(open_store(db, create=False), batch_id, rtol=rtol, atol=atol)
+
+
+def _replay_skip(what: str) -> None:
+    # The replayed history may contain the very call that started the replay: never recurse.
+    print(f"jupyter_tracker warning: {what}() skipped inside a rerun replay", file=sys.stderr)
+
+
+# ---------------------------------------------------------------- versioning (issue 6)
+def log_model(obj: Any, name: str = "model", run: str | None = None, db: str | os.PathLike | None = None
+              ) -> "Artifact":
+    """Pickle a model into the store's content-addressed artifacts, as the model ``name`` of the active
+    run (or of the recorded run ``run``). Returns the stored artifact (hash, size, path).
+
+    >>> log_model(clf)                      # inside a %%track cell or a start_run block
+    >>> log_model(clf, "clf", run="3f2a")   # attach it to a run recorded earlier
+    """
+    from .artifacts import store_model
+
+    return _log_artifact("log_model", store_model, obj, name, run, db)
+
+
+def log_figure(fig: Any, name: str, run: str | None = None, db: str | os.PathLike | None = None) -> "Artifact":
+    """Save a matplotlib figure (or Axes) as PNG with the active run (or ``run``).
+
+    >>> log_figure(plt.gcf(), "roc")
+    """
+    from .artifacts import store_figure
+
+    return _log_artifact("log_figure", store_figure, fig, name, run, db)
+
+
+def log_artifact(path: str | os.PathLike, name: str | None = None, run: str | None = None,
+                 db: str | os.PathLike | None = None) -> "Artifact":
+    """Copy a file (streamed, any size) into the store's artifacts with the active run (or ``run``);
+    its name defaults to the file's name.
+
+    >>> log_artifact("reports/confusion.csv").name
+    'confusion.csv'
+    """
+    from .artifacts import store_file
+
+    return _log_artifact("log_artifact", store_file, path, name, run, db)
+
+
+def _log_artifact(what: str, make: Any, value: Any, name: str | None, run: str | None,
+                  db: str | os.PathLike | None) -> "Artifact":
+    from .artifacts import replace_artifact
+
+    if run is None:
+        recorder = active_recorder(what)
+        artifact = make(recorder.store, recorder.run_id, value, name, recorder.clock)
+        replace_artifact(recorder.artifacts, artifact)  # its row is written with the run
+        return artifact
+    store = open_store(db, create=False)
+    run_id = store.resolve(run)
+    artifact = make(store, run_id, value, name)
+    store.add_artifacts(run_id, [artifact])
+    return artifact
+
+
+def artifact(run_id: str, name: str, kind: str | None = None, db: str | os.PathLike | None = None) -> Path:
+    """The stored file of a run's artifact (model, figure or file) named ``name``: a read-only path.
+
+    >>> from IPython.display import Image
+    >>> Image(filename=artifact("3f2a", "roc"))
+    """
+    from .artifacts import find_artifact
+
+    store = open_store(db, create=False)
+    record = store.get_run(run_id)
+    found = find_artifact(record, name, kind)
+    return store.artifacts.existing(found.hash, f"{found.kind} '{name}' of run {record.short_id}")
+
+
+def load_model(name: str = "model", stage: str = "production", run: str | None = None,
+               db: str | os.PathLike | None = None) -> Any:
+    """The model holding ``stage`` in the registry, or, with ``run``, the model ``name`` logged by that run.
+
+    >>> clf = load_model()                    # what is in production now
+    >>> old = load_model(run="3f2a")          # a run's own model
+    """
+    from .artifacts import find_artifact, read_model
+    from .model_registry import current
+
+    store = open_store(db, create=False)
+    if run is not None:
+        record = store.get_run(run)
+        found = find_artifact(record, name, kind="model")
+        return read_model(store, found.hash, f"model '{name}' of run {record.short_id}")
+    holder = current(store, name, stage)
+    return read_model(store, holder.model_hash, f"model '{name}' in '{stage}' (run {holder.run_id[:8]})")
+
+
+def promote(run_id: str, stage: str = "production", name: str = "model", force: bool = False,
+            rules: Any = None, thresholds: dict[str, Any] | None = None, eval_inputs: list[str] | None = None,
+            db: str | os.PathLike | None = None) -> "RegistryEvent":
+    """Make the run's model ``name`` the holder of ``stage``. It is first validated against the current
+    holder (as ``validate`` does, with these rules and thresholds); a failing run is refused with
+    ValidationFailed unless ``force=True``. Every promotion is kept in ``registry()``.
+
+    >>> promote("9be0", "production")
+    >>> promote("9be0", "production", rules={"acc": ">= baseline - 0.01"})
+    """
+    from .model_registry import promote as promote_run
+    from .validation import ValidationSpec
+
+    spec = ValidationSpec.make(rules, thresholds, eval_inputs)
+    return promote_run(open_store(db, create=False), run_id, stage, name, force=bool(force), spec=spec)
+
+
+def rollback(name: str = "model", stage: str = "production", db: str | os.PathLike | None = None
+             ) -> "RegistryEvent":
+    """Give ``stage`` back to the version promoted before the current one (the rollback is recorded too).
+
+    >>> rollback()          # production: back to the previous model
+    """
+    from .model_registry import rollback as rollback_stage
+
+    return rollback_stage(open_store(db, create=False), name, stage)
+
+
+def registry(name: str | None = None, stage: str | None = None, db: str | os.PathLike | None = None
+             ) -> "pandas.DataFrame":
+    """The registry's whole history, oldest first: seq, time, user, host, action, name, stage, run_id,
+    model_hash, previous_run_id, forced, validation.
+
+    >>> registry(stage="production").tail(3)
+    """
+    from .model_registry import history_frame
+
+    return history_frame(open_store(db, create=False), name, stage)
+
+
+def validate(run_id: str, baseline: str = "production", rules: Any = None, name: str = "model",
+             thresholds: dict[str, Any] | None = None, eval_inputs: list[str] | None = None,
+             db: str | os.PathLike | None = None) -> "ValidationResult":
+    """Check a run against a baseline (a stage of model ``name``, or a run id): metric rules, then its
+    inputs against the baseline's inputs of the same name (schema, null rate, drift).
+
+    >>> validate("9be0", baseline="production", rules={"acc": ">= baseline - 0.01", "loss": "<= 0.2"})
+    >>> validate("9be0", baseline="3f2a", thresholds={"psi": 0.1, "ks": 0.2, "null_rate": 0.01})
+    """
+    from .model_registry import validate as validate_run
+    from .validation import ValidationSpec
+
+    spec = ValidationSpec.make(rules, thresholds, eval_inputs)  # a malformed rule fails before anything is read
+    return validate_run(open_store(db, create=False), run_id, baseline, name, spec)

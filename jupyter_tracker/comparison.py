@@ -223,4 +223,5 @@ def _nan(value: Any) -> bool:
 
 
 def _show(value: Any) -> str:
-    return MISSING if value is MISSING else format_value(value)
+    # One line per cell: a multi-line string param would break the text table's columns.
+    return MISSING if value is MISSING else " ⏎ ".join(format_value(value).splitlines())

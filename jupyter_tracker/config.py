@@ -13,6 +13,10 @@ from pathlib import Path
 STORE_DIR = ".jupyter_tracker"
 STORE_FILE = "tracker.db"
 ENV_DB = "JUPYTER_TRACKER_DB"
+# Set by rerun and batch for the kernels they start: which session the runs belong to, and
+# tags (JSON object) every run of that kernel carries.
+ENV_SESSION = "JUPYTER_TRACKER_SESSION"
+ENV_TAGS = "JUPYTER_TRACKER_TAGS"
 
 
 @dataclass(frozen=True)

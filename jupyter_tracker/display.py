@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import numbers
 from html import escape
 from typing import Any
 
@@ -18,6 +19,8 @@ STATUS_COLOURS = {"finished": "#2e7d32", "failed": "#c62828", "interrupted": "#e
 
 
 def format_value(value: Any, width: int = 60) -> str:
+    if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
+        value = value.item()  # numpy scalars (a runs() column of nullable ints holds them): 200, not np.int64(200)
     if isinstance(value, float):
         text = "nan" if math.isnan(value) else f"{value:.6g}"
     elif isinstance(value, str):
@@ -70,6 +73,15 @@ def format_duration(seconds: float | None) -> str:
     return f"{seconds / 60:.1f} min"
 
 
+def format_size(size: int) -> str:
+    value = float(size)
+    for unit in ("B", "KiB", "MiB"):
+        if value < 1024:
+            return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
 def format_time(timestamp: float | None) -> str:
     if timestamp is None:
         return "-"
@@ -115,6 +127,10 @@ def run_sections(run: Run) -> list[tuple[str, list[tuple[str, str]]]]:
     notebook = run.environment.get("notebook")
     if notebook:
         overview.append(("notebook", notebook))
+    if run.hidden_state is not None:
+        overview.append(("hidden state", hidden_state_text(run.hidden_state)))
+    if run.rerun_of:
+        overview.append(("rerun of", run.rerun_of))
     sections = [("run", overview)]
     sections.append(("params", [(k, format_value(v)) for k, v in run.params.items()]))
     sections.append(("seeds", [(s.source, format_value(s.value)) for s in run.seeds]))
@@ -125,6 +141,9 @@ def run_sections(run: Run) -> list[tuple[str, list[tuple[str, str]]]]:
     sections.append(("inputs", [(r.name, describe_ref(r)) for r in run.inputs]))
     sections.append(("outputs", [(r.name, describe_ref(r)) for r in run.outputs]))
     sections.append(("tags", [(k, v) for k, v in run.tags.items()]))
+    sections.append(("artifacts", [
+        (a.name, f"{a.kind} {a.format} {format_size(a.size)} {a.hash[:12]} ({a.origin})") for a in run.artifacts
+    ]))
     env = run.environment
     git = env.get("git") or {}
     environment = [(k, str(env[k])) for k in ("python", "os", "host", "cwd") if env.get(k)]
@@ -167,6 +186,14 @@ def run_html(run: Run) -> str:
     return "".join(parts)
 
 
+def hidden_state_text(state: dict[str, Any]) -> str:
+    """'clean' or the reasons the run's state depends on hidden history."""
+    if state.get("clean"):
+        how = "top-to-bottom run of the notebook" if state.get("checked_against_notebook") else "no cell re-run"
+        return f"clean ({how})"
+    return "HIDDEN: " + "; ".join(state.get("reasons", []))
+
+
 def _count(number: int, noun: str) -> str:
     return f"{number} {noun}{'s' if number != 1 else ''}"
 
@@ -205,6 +232,8 @@ class CellSummary:
                 metrics.append(f"{key}={format_value(value)}" + (f" ({delta})" if delta else ""))
             parts.append(("metrics", " ".join(metrics)))
         parts.append(("duration", format_duration(run.duration)))
+        if run.hidden_state is not None and not run.hidden_state.get("clean", True):
+            parts.append(("hidden", "HIDDEN STATE: " + "; ".join(run.hidden_state.get("reasons", []))))
         if run.warnings:
             count = f"{len(run.warnings)} warning{'s' * (len(run.warnings) > 1)}"
             parts.append(("warnings", f"{count}: {'; '.join(run.warnings)}"))
@@ -224,10 +253,58 @@ class CellSummary:
         items = []
         for kind, text in self._parts():
             style = f"color:{colour};font-weight:bold" if kind == "status" else (
-                "color:#c62828" if kind == "warnings" else "")
+                "color:#c62828" if kind in ("warnings", "hidden") else "")
             items.append(f'<span class="jt-{kind}" style="{style}">{escape(text)}</span>')
         return (
             '<div class="jupyter-tracker-summary" style="font-family:monospace;font-size:12px;'
             'border-left:3px solid ' + colour + ';padding:2px 8px">'
             f"<b>{escape(run.short_id)}</b> {escape(run.name)} · " + " · ".join(items) + "</div>"
         )
+
+
+# ---------------------------------------------------------------- runs table
+def table_cell(value: Any, width: int = 40) -> str:
+    """One cell of a runs table as text: missing values (None, NaN, NaT) are blank."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if type(value).__name__ in ("NAType", "NaTType"):
+        return ""
+    if hasattr(value, "strftime"):  # the start column: pandas Timestamp in UTC
+        return value.strftime("%Y-%m-%d %H:%M:%S")
+    return " ".join(format_value(value, width).split("\n"))
+
+
+def runs_table_html(frame: Any, selected: Any = (), first_row: int = 1) -> str:
+    """A runs() DataFrame (or a page of it) as an HTML table: escaped, selected runs highlighted.
+
+    >>> runs_table_html(runs().tail(25), selected={"3f2a9c..."}, first_row=76)
+    """
+    selected = set(selected)
+    columns = [c for c in frame.columns if c != "run_id"]
+    head = "".join(f"<th style='text-align:left;padding:2px 6px'>{escape(str(c))}</th>" for c in ["#", "run", *columns])
+    rows = []
+    for number, (_, row) in enumerate(frame.iterrows(), start=first_row):
+        run_id = str(row.get("run_id", ""))
+        chosen = run_id in selected
+        cells = [f"<td style='padding:2px 6px;color:#777;white-space:nowrap'>{'✓ ' if chosen else ''}{number}</td>",
+                 f"<td style='padding:2px 6px;font-family:monospace' title='{escape(run_id)}'>{escape(run_id[:8])}</td>"]
+        for column in columns:
+            value = row[column]
+            if column == "duration":
+                text = "" if value is None or value != value else format_duration(value)
+            else:
+                text = table_cell(value)
+            style = "padding:2px 6px;white-space:nowrap"
+            if column == "status":
+                style += f";color:{STATUS_COLOURS.get(text, '#555')}"
+            elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+                style += ";text-align:right"
+            cells.append(f"<td style='{style}'>{escape(text)}</td>")
+        background = "background:#e3f2fd;" if chosen else ""
+        rows.append(f"<tr class='jt-run{' jt-selected' if chosen else ''}' style='{background}'>{''.join(cells)}</tr>")
+    if not rows:
+        rows.append(f"<tr><td colspan='{len(columns) + 2}' style='padding:6px;color:#777'>no runs</td></tr>")
+    return (
+        "<table class='jupyter-tracker-runs' style='border-collapse:collapse;font-size:12px'>"
+        f"<thead><tr style='border-bottom:1px solid #999'>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )

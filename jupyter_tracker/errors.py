@@ -62,3 +62,66 @@ class NoActiveRun(TrackerError):
         super().__init__(
             f"{what}() needs an active run: call it inside a %%track cell or a start_run() block"
         )
+
+
+class ArtifactNotFound(TrackerError):
+    """A run has no artifact (model, figure or file) of the given name, or its file is gone."""
+
+    exit_code = 3
+    http_status = 404
+
+
+class StageNotFound(TrackerError):
+    """Nothing is promoted to the given stage of a model (an unknown stage, or no baseline yet)."""
+
+    exit_code = 3
+    http_status = 404
+
+    def __init__(self, name: str, stage: str, stages_in_use: list[str]):
+        if stages_in_use:
+            message = (f"no model '{name}' in stage '{stage}' "
+                       f"(stages in use for '{name}': {', '.join(stages_in_use)})")
+        else:
+            message = (f"nothing has been promoted to '{stage}' for model '{name}' yet: "
+                       f"promote a run first, or give a run id as the baseline")
+        super().__init__(message)
+        self.name, self.stage, self.stages_in_use = name, stage, stages_in_use
+
+
+class NothingToRollBack(TrackerError):
+    """A stage holds its first promoted version: there is no earlier one to go back to."""
+
+    exit_code = 1
+    http_status = 409
+
+    def __init__(self, name: str, stage: str, holder: str):
+        super().__init__(
+            f"model '{name}' in stage '{stage}' has no earlier version to roll back to "
+            f"(it holds {holder[:8]}, the first version promoted there)"
+        )
+
+
+class ValidationFailed(TrackerError):
+    """promote refused a run that fails validation against the current holder of the stage."""
+
+    exit_code = 1
+    http_status = 409
+
+    def __init__(self, run_id: str, baseline: str, failures: list[str], result: object = None):
+        shown = "; ".join(failures[:4]) + (f"; and {len(failures) - 4} more" if len(failures) > 4 else "")
+        super().__init__(
+            f"run {run_id[:8]} fails validation against {baseline}: {shown}; "
+            f"pass force=True (--force) to promote it anyway"
+        )
+        self.run_id, self.failures, self.result = run_id, failures, result
+
+
+class JobNotFound(TrackerError):
+    """No background job (a rerun started from JupyterLab) has the given id in this server."""
+
+    exit_code = 3
+    http_status = 404
+
+    def __init__(self, job_id: str):
+        super().__init__(f"no job '{job_id}' in this server (jobs are kept until the server restarts)")
+        self.job_id = job_id

@@ -26,6 +26,10 @@ from .records import Seed
 @argument("--params", "-p", default="", help="comma-separated names whose values are params")
 @argument("--tag", "-t", action="append", default=[], metavar="KEY=VALUE", help="tag the run (repeatable)")
 @argument("--db", help="store file (default: JUPYTER_TRACKER_DB, else the nearest .jupyter_tracker/)")
+@argument("--baseline", "-b", help="after the summary, validate the run against this stage's model (e.g. production) or run id")
+@argument("--rule", action="append", default=[], metavar="'METRIC OP LIMIT'",
+          help="metric rule for --baseline, e.g. 'acc >= baseline - 0.01' (repeatable)")
+@argument("--model", default="model", help="registry model name whose stage --baseline names (default: model)")
 def track_cell(line: str) -> None:
     """%%track [name] [options]: record this cell as a run."""
 
@@ -57,6 +61,12 @@ def track_seed(line: str) -> None:
 
 
 @magic_arguments()
+@argument("--experiment", "-e", help="show this experiment's runs first (the filter can be changed in the panel)")
+def track_panel(line: str) -> None:
+    """%track panel: browse, filter, sort, compare and chart runs in an ipywidgets panel."""
+
+
+@magic_arguments()
 def track_off(line: str) -> None:
     """%track off: stop recording %%track cells (they still run)."""
 
@@ -73,8 +83,14 @@ def track_status(line: str) -> None:
 
 SUBCOMMANDS: dict[str, Callable[..., Any]] = {
     "runs": track_runs, "show": track_show, "compare": track_compare, "seed": track_seed,
-    "off": track_off, "on": track_on, "status": track_status,
+    "panel": track_panel, "off": track_off, "on": track_on, "status": track_status,
 }
+
+
+def _unquote(value: str) -> str:
+    if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+        return value[1:-1]
+    return value
 
 
 def _help() -> str:
@@ -115,8 +131,20 @@ class TrackerMagics(Magics):
             if not sep or not key:
                 raise UsageError(f"--tag expects KEY=VALUE, got '{item}'")
             tags[key] = value
+        # magic_arguments splits like a non-POSIX shell: --rule 'acc >= 0.9' keeps its quotes.
+        rules = [_unquote(rule) for rule in args.rule]
+        if rules and not args.baseline:
+            raise UsageError("--rule needs --baseline: the stage or run to validate against")
+        if rules:
+            from .validation import parse_rules
+
+            try:
+                parse_rules(rules)  # a malformed rule stops the cell before it runs, like a bad --tag
+            except TrackerError as error:
+                raise UsageError(str(error)) from None
         return TrackOptions(
             name=args.name, experiment=args.experiment, tags=tags, db=args.db,
+            baseline=args.baseline and _unquote(args.baseline), rules=rules, model=_unquote(args.model),
             metrics=[n.strip() for n in args.metrics.split(",") if n.strip()],
             params=[n.strip() for n in args.params.split(",") if n.strip()],
         )
@@ -151,6 +179,11 @@ class TrackerMagics(Magics):
         else:
             self.pending_seeds.append(seed)  # recorded with the next tracked cell
         print(f"seeded {', '.join(generators)} with {args.seed}")
+
+    def _do_panel(self, args: Any) -> Any:
+        from .widgets import panel  # ipywidgets and matplotlib load only when a panel is asked for
+
+        return panel(experiment=args.experiment)
 
     def _do_off(self, args: Any) -> None:
         self.tracker.enabled = False

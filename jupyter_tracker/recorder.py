@@ -7,22 +7,64 @@ recognise as interrupted.
 
 from __future__ import annotations
 
+import itertools
+import json
 import numbers
+import os
 import secrets
+import sys
+import threading
 import time
 import traceback
 from typing import Any, Callable
 
+from .config import ENV_SESSION, ENV_TAGS
 from .errors import UsageProblem
-from .records import DataRef, MetricPoint, Run, Seed
+from .records import Artifact, DataRef, MetricPoint, Run, Seed
 from .store import Store
 
 DEFAULT_EXPERIMENT = "default"
+
+# Called with every Run this process finishes (the panel refreshes itself from here, issue 5).
+# They run inside a tracked cell's bookkeeping, so each must be quick: schedule work, don't do it.
+FINISHED_LISTENERS: list[Callable[[Run], None]] = []
 
 
 def new_run_id() -> str:
     # Made by the client, never max+1: parallel writers cannot collide.
     return secrets.token_hex(16)
+
+
+class Session:
+    """The kernel or process recording runs: its id, the order of its runs, and tags for all of them.
+
+    rerun and batch start kernels with ``JUPYTER_TRACKER_SESSION`` and ``JUPYTER_TRACKER_TAGS``
+    set, so that they can find the runs an execution recorded, in order.
+    """
+
+    def __init__(self) -> None:
+        self.id = os.environ.get(ENV_SESSION) or secrets.token_hex(8)
+        try:
+            tags = json.loads(os.environ.get(ENV_TAGS) or "{}")
+        except ValueError:
+            tags = {}
+        self.tags = {str(k): str(v) for k, v in tags.items()} if isinstance(tags, dict) else {}
+        self._counter = itertools.count()
+        self._lock = threading.Lock()
+
+    def next_seq(self) -> int:
+        with self._lock:
+            return next(self._counter)
+
+
+_session: Session | None = None
+
+
+def current_session() -> Session:
+    global _session
+    if _session is None:
+        _session = Session()
+    return _session
 
 
 class Recorder:
@@ -34,6 +76,7 @@ class Recorder:
         source: str = "cell",
         tags: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
+        session: tuple[str, int] | None = None,
     ) -> None:
         self.store = store
         self.run_id = new_run_id()
@@ -41,16 +84,22 @@ class Recorder:
         self.experiment = experiment or DEFAULT_EXPERIMENT
         self.source = source
         self.clock = clock
+        # A run written on behalf of another session (a failed batch execution) names it explicitly.
+        this_session = current_session()
+        self.session_id, self.session_seq = session or (this_session.id, this_session.next_seq())
         self.params: dict[str, Any] = {}
-        self.tags: dict[str, str] = {k: str(v) for k, v in (tags or {}).items()}
+        self.tags: dict[str, str] = {**this_session.tags, **{k: str(v) for k, v in (tags or {}).items()}}
+        self.hidden_state: dict[str, Any] | None = None
         self.seeds: list[Seed] = []
         self.points: list[MetricPoint] = []
         self.inputs: list[DataRef] = []
         self.outputs: list[DataRef] = []
+        self.artifacts: list[Artifact] = []  # files already stored; their rows are written by finish
         self.warnings: list[str] = []
         self.start = clock()
         self._started = time.perf_counter()
-        store.begin_run(self.run_id, self.experiment, name, source, self.start, self.tags)
+        store.begin_run(self.run_id, self.experiment, name, source, self.start, self.tags,
+                        session_id=self.session_id, session_seq=self.session_seq)
 
     # --------------------------------------------------------------- logging
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
@@ -89,9 +138,23 @@ class Recorder:
             environment=environment or {},
             error=format_error(error) if error is not None else None,
             warnings=self.warnings,
+            session_id=self.session_id, session_seq=self.session_seq, hidden_state=self.hidden_state,
+            artifacts=self.artifacts,
         )
         self.store.finish_run(run, self.points)
+        notify_finished(run)
         return run
+
+
+def notify_finished(run: Run) -> None:
+    """Tell each listener about a finished run; a failing listener is one warning line, never the user's error."""
+    for listener in list(FINISHED_LISTENERS):
+        try:
+            listener(run)
+        except Exception as exc:  # noqa: BLE001  (a display hook must not fail the cell or script)
+            message = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+            print(f"jupyter_tracker warning: run listener {getattr(listener, '__qualname__', listener)!s} failed:"
+                  f" {type(exc).__name__}: {message}", file=sys.stderr)
 
 
 def metric_value(name: Any, value: Any) -> float:

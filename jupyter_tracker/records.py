@@ -78,6 +78,53 @@ class MetricPoint:
     timestamp: float
 
 
+@dataclass(frozen=True)
+class Artifact:
+    """A file stored with a run (a pickled model, a figure, any file), content-addressed beside the store."""
+
+    run_id: str
+    name: str
+    kind: str  # "model" | "figure" | "file"
+    hash: str  # xxh3-128 of the stored bytes: the same bytes are stored once
+    size: int  # bytes
+    format: str  # "pickle" | "png" | "file"
+    origin: str  # the model's class, the figure's class, or the logged file's path
+    created: float
+    path: Any = None  # pathlib.Path of the stored file (filled in by the store that read the record)
+
+    def __repr__(self) -> str:
+        return (f"<Artifact {self.kind} '{self.name}' of run {self.run_id[:8]}: {self.format}, {self.size} bytes,"
+                f" {self.hash[:12]} at {self.path}>")
+
+
+@dataclass(frozen=True)
+class RegistryEvent:
+    """One change of the model registry: a promotion or a rollback of ``name`` in ``stage``."""
+
+    seq: int  # order of the change in the store (0 until written)
+    time: float
+    name: str
+    stage: str
+    action: str  # "promote" | "rollback"
+    run_id: str  # the run whose model holds the stage after this change
+    model_hash: str  # hash of that model's stored file
+    previous_run_id: str | None  # the run that held the stage before
+    user: str
+    host: str
+    forced: bool = False  # promoted although validation failed
+    validation: dict[str, Any] | None = None  # summary of the validation that allowed (or not) the promotion
+
+    def __str__(self) -> str:
+        before = f" (was {self.previous_run_id[:8]})" if self.previous_run_id else ""
+        verb = "promoted" if self.action == "promote" else "rolled back to"
+        forced = " (forced)" if self.forced else ""
+        return (f"{self.name}/{self.stage}: {verb} {self.run_id[:8]}, model {self.model_hash[:12]}"
+                f"{before}{forced}")
+
+    def __repr__(self) -> str:
+        return f"<RegistryEvent {self.seq}: {self}>"
+
+
 @dataclass(repr=False)
 class Run:
     """Everything recorded about one run, as returned by ``get_run``."""
@@ -102,6 +149,11 @@ class Run:
     environment: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     warnings: list[str] = field(default_factory=list)
+    rerun_of: str | None = None  # the run this one re-executed
+    session_id: str | None = None  # the kernel or process that recorded it
+    session_seq: int | None = None  # its position among that session's runs
+    hidden_state: dict[str, Any] | None = None  # {"clean": bool, "reasons": [...]} for tracked cells
+    artifacts: list[Artifact] = field(default_factory=list)  # models, figures and files logged with the run
 
     @property
     def short_id(self) -> str:
@@ -118,3 +170,47 @@ class Run:
         return run_text(self)
 
     __repr__ = __str__
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    """One row of a runs listing: what the sidebar shows per run, without code or environment."""
+
+    run_id: str
+    experiment: str
+    name: str
+    status: str
+    start: float
+    duration: float | None
+    params: dict[str, Any] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    rerun_of: str | None = None
+    hidden_state: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True)
+class RunsPage:
+    """One page of a filtered, sorted runs listing and the number of runs matching in all."""
+
+    total: int
+    offset: int
+    limit: int
+    runs: list[RunSummary]
+
+
+@dataclass(frozen=True)
+class ExperimentSummary:
+    name: str
+    runs: int  # runs matching the filter
+    last_start: float
+
+
+@dataclass(frozen=True)
+class StoreActivity:
+    """Cheap facts about a store that change whenever a run starts or ends (the sidebar polls them)."""
+
+    runs: int
+    running: int
+    last_start: float | None
+    last_end: float | None

@@ -122,3 +122,39 @@ def run_cli(*args: str, db: Path | None = None, cwd: Path | None = None) -> CliR
         cwd=cwd, timeout=120,
     )
     return CliResult(done.returncode, done.stdout, done.stderr)
+
+
+@pytest.fixture(scope="session")
+def store_of_10000_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A store file holding 10,000 runs in 4 experiments, written once per session (copy it to write to it)."""
+    from recorded_runs import record_many  # tests/ helper: runs written through the real store
+
+    path = tmp_path_factory.mktemp("scale") / "tracker.db"
+    store = Store(path)
+    record_many(store, 10_000)
+    store.close()  # checkpoints the WAL: the file alone holds every run
+    return path
+
+
+def damage_all_but_schema(path: Path) -> None:
+    """Overwrite every page of an SQLite file except those of its schema, as disk damage inside a store would.
+
+    Since schema v4 the schema no longer fits in page 1 alone: its b-tree is followed to find its pages.
+    """
+    data = bytearray(path.read_bytes())
+    page_size = int.from_bytes(data[16:18], "big")
+    keep, todo = set(), [1]
+    while todo:
+        page = todo.pop()
+        keep.add(page)
+        start = (page - 1) * page_size
+        header = start + (100 if page == 1 else 0)  # page 1 starts with the 100-byte file header
+        if data[header] == 0x05:  # an interior table page: follow its child page numbers
+            todo.append(int.from_bytes(data[header + 8:header + 12], "big"))
+            for cell in range(int.from_bytes(data[header + 3:header + 5], "big")):
+                offset = start + int.from_bytes(data[header + 12 + 2 * cell:header + 14 + 2 * cell], "big")
+                todo.append(int.from_bytes(data[offset:offset + 4], "big"))
+    for page in range(1, len(data) // page_size + 1):
+        if page not in keep:
+            data[(page - 1) * page_size:page * page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(data))

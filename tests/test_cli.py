@@ -18,7 +18,7 @@ import pytest
 import jupyter_tracker as jt
 from jupyter_tracker.store import Store
 
-from conftest import CliResult, run_cli
+from conftest import CliResult, damage_all_but_schema, run_cli
 
 BIN = Path(sys.executable).parent
 
@@ -271,9 +271,7 @@ def test_corrupt_store_is_one_error_line_and_left_untouched(tmp_path, args):
 
 
 def damage_after_first_page(path: Path) -> None:
-    data = bytearray(path.read_bytes())
-    data[4096:] = b"\xff" * (len(data) - 4096)
-    path.write_bytes(bytes(data))
+    damage_all_but_schema(path)  # the schema's pages survive (more than the first since schema v4)
 
 
 def test_store_damaged_inside_gives_one_error_line_and_doctor_reports_it(populated, tracker_db):

@@ -27,7 +27,7 @@ from jupyter_tracker.records import MetricPoint, Run
 from jupyter_tracker.store import Store
 from jupyter_tracker.store.schema import SCHEMA_VERSION, migrate
 
-from conftest import REPO
+from conftest import REPO, damage_all_but_schema
 
 START = 1_700_000_000.0  # a fixed clock: run order comes from the test, not from time.sleep
 
@@ -258,15 +258,14 @@ def test_unusable_file_is_refused_with_a_clear_error_and_left_untouched(tmp_path
 
 
 def test_store_damaged_after_its_first_page_gives_a_store_error_on_read(tmp_path):
-    # Given a store whose pages after the first (the schema) are overwritten
+    # Given a store whose pages other than the schema's are overwritten (since schema v4 the
+    # schema no longer fits in page 1 alone)
     path = tmp_path / "tracker.db"
     store = Store(path)
     for i in range(30):
         record_run(store, "train", params={"i": i}, metrics={"acc": i / 10}, code=f"x = {i}")
     store.close()
-    data = bytearray(path.read_bytes())
-    data[4096:] = b"\xff" * (len(data) - 4096)
-    path.write_bytes(bytes(data))
+    damage_all_but_schema(path)
     damaged = Store(path, create=False)
     # When runs are read, then a StoreError names the file (not a raw sqlite3 error)
     with pytest.raises(StoreError, match="cannot read store .*malformed"):

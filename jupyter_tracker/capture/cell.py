@@ -20,7 +20,7 @@ from IPython.core.displayhook import DisplayHook
 from .. import api
 from ..recorder import Recorder, is_metric_number
 from ..records import DataRef, MetricPoint, Run
-from .code import METRIC_NAMES, analyse, papermill_parameters
+from .code import METRIC_NAMES, ExecutionLog, analyse, hidden_state, notebook_code_cells, papermill_parameters
 from .env import EnvironmentProbe
 from .files import FileReads
 from .params import estimator_params, is_estimator
@@ -37,6 +37,9 @@ class TrackOptions:
     params: list[str] = field(default_factory=list)
     tags: dict[str, str] = field(default_factory=dict)
     db: str | None = None
+    baseline: str | None = None  # validate the run against this stage (of ``model``) or run id
+    rules: list[str] = field(default_factory=list)  # metric rules for that validation
+    model: str = "model"
 
 
 class CellTracker:
@@ -49,6 +52,8 @@ class CellTracker:
         self.seeds = seed_hooks()
         self.last_run: Run | None = None
         self._show = show
+        self._notebook_cache: tuple[Any, list[str] | None] = (None, None)
+        self.executions = ExecutionLog(shell)
 
     # ------------------------------------------------------------------ loop
     def run(self, options: TrackOptions, cell: str, initial_seeds: list | None = None) -> Any:
@@ -136,11 +141,13 @@ class CellTracker:
             context.files.uninstall()
         if context.seeding:
             recorder.warnings.extend(self.seeds.end())
-        history = list(self.shell.history_manager.input_hist_raw[1:]) or [cell]
+        history = list(self.executions.entries) or [cell]
         guard("capture params", self._capture_params, recorder, options, context, history)
         guard("capture metrics", self._capture_metrics, recorder, options, context)
         guard("capture data", self._capture_data, recorder, context)
-        environment = guard("capture the environment", self.environment.snapshot, _notebook_path(self.shell)) or {}
+        notebook = _notebook_path(self.shell)
+        environment = guard("capture the environment", self.environment.snapshot, notebook) or {}
+        recorder.hidden_state = guard("check for hidden state", self._hidden_state, history, notebook)
         previous = guard("find the previous run", recorder.store.previous_run,
                          recorder.experiment, recorder.name, recorder.start, recorder.run_id)
         run = recorder.finish(status, error, code=cell, history=history, environment=environment)
@@ -149,6 +156,29 @@ class CellTracker:
             from ..display import CellSummary
 
             self._show(CellSummary(run, previous))
+        if options.baseline:
+            # After the summary, and guarded: no baseline yet is a warning line, never a broken cell.
+            result = guard(f"validate against '{options.baseline}'", self._validate, run, options)
+            if result is not None and self._show is not None:
+                self._show(result)
+
+    def _validate(self, run: Run, options: TrackOptions) -> Any:
+        return api.validate(run.run_id, baseline=options.baseline, rules=options.rules or None, name=options.model,
+                            db=options.db)
+
+    def _hidden_state(self, history: list[str], notebook: str | None) -> dict[str, Any]:
+        cells = None
+        if notebook:
+            path = notebook if os.path.isfile(notebook) else os.path.basename(notebook)
+            try:
+                key = (path, os.stat(path).st_mtime_ns)
+            except OSError:
+                key = None
+            if key is not None:
+                if self._notebook_cache[0] != key:
+                    self._notebook_cache = (key, notebook_code_cells(path))
+                cells = self._notebook_cache[1]
+        return hidden_state(history, cells)
 
     def _capture_params(
         self, recorder: Recorder, options: TrackOptions, context: "_CellContext", history: list[str]

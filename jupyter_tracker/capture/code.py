@@ -4,6 +4,8 @@ kernel's execution history that produced the state it runs in."""
 from __future__ import annotations
 
 import ast
+import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,3 +103,97 @@ def papermill_parameters(history: list[str]) -> dict[str, Any]:
                 continue
             params.update(analyse(tree).literals)
     return params
+
+
+def hidden_state(history: list[str], notebook_cells: list[str] | None) -> dict[str, Any]:
+    """Whether ``history`` (ending with the tracked cell) is a clean top-to-bottom run of the notebook.
+
+    With the notebook's code cells at hand, every executed source is matched to a cell: code that
+    is in no cell (edited or deleted since), a cell run more than once, cells run out of order and
+    cells above the tracked one that never ran are each a reason the state is hidden. Without the
+    notebook (papermill, a console) only repeated executions can be seen.
+
+    >>> hidden_state(["x = 1", "x += 1", "x += 1", "y = x"], None)["clean"]
+    False
+    """
+    executed = [_normal(source) for source in history if source.strip()]
+    reasons: list[str] = []
+    if notebook_cells is None:
+        for source, times in Counter(executed).items():
+            if times > 1:
+                reasons.append(f"a cell ran {times} times: {_headline(source)}")
+        return {"clean": not reasons, "checked_against_notebook": False, "reasons": reasons}
+
+    cells = [_normal(source) for source in notebook_cells]
+    where: dict[str, list[int]] = {}
+    for index, source in enumerate(cells):
+        where.setdefault(source, []).append(index)
+    runs_of: Counter[int] = Counter()
+    highest = -1
+    for source in executed:
+        candidates = where.get(source)
+        if not candidates:
+            reasons.append(f"ran code that is not in the notebook (edited or deleted since): {_headline(source)}")
+            continue
+        # Identical cells are matched in order, so two copies of one line run once each stay clean.
+        index = next((i for i in candidates if runs_of[i] == 0 and i > highest), candidates[0])
+        runs_of[index] += 1
+        if runs_of[index] == 2:
+            reasons.append(f"cell [{index + 1}] ran more than once: {_headline(source)}")
+        elif index < highest:
+            reasons.append(f"cell [{index + 1}] ran after cell [{highest + 1}] (out of order)")
+        highest = max(highest, index)
+    tracked = where.get(executed[-1], [None])[-1] if executed else None
+    if tracked is not None:
+        skipped = [i + 1 for i in range(tracked) if cells[i] and runs_of[i] == 0]
+        if skipped:
+            reasons.append(f"cells above never ran: {', '.join(f'[{i}]' for i in skipped)}")
+    return {"clean": not reasons, "checked_against_notebook": True, "reasons": reasons}
+
+
+def notebook_code_cells(path: str) -> list[str] | None:
+    """The sources of a saved notebook's code cells, or None when it cannot be read."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            notebook = json.load(handle)
+        return ["".join(c["source"]) if isinstance(c["source"], list) else c["source"]
+                for c in notebook.get("cells", []) if c.get("cell_type") == "code"]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def _normal(source: str) -> str:
+    return "\n".join(line.rstrip() for line in source.strip().splitlines())
+
+
+def _headline(source: str, width: int = 50) -> str:
+    line = source.strip().splitlines()[0] if source.strip() else ""
+    return repr(line if len(line) <= width else line[: width - 1] + "…")
+
+
+class ExecutionLog:
+    """Every cell this kernel executed, in the order it ran, raw (magics included).
+
+    IPython's history leaves out executions made with ``store_history=False`` (nbval runs
+    notebooks that way), yet they change the kernel's state just the same; a ``pre_run_cell``
+    hook sees every non-silent execution. What ran before the extension was loaded comes
+    from IPython's history, plus the cell that is loading it.
+    """
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
+        manager = getattr(shell, "history_manager", None)
+        self.entries: list[str] = [s for s in (manager.input_hist_raw[1:] if manager else []) if s.strip()]
+        running = getattr(getattr(getattr(shell, "displayhook", None), "exec_result", None), "info", None)
+        source = getattr(running, "raw_cell", None)
+        if source and source.strip() and (not self.entries or self.entries[-1] != source):
+            self.entries.append(source)
+        shell.events.register("pre_run_cell", self._record)
+
+    def _record(self, info: Any) -> None:
+        source = getattr(info, "raw_cell", None)
+        if source and source.strip():
+            self.entries.append(source)
+
+    def close(self) -> None:
+        self.shell.events.unregister("pre_run_cell", self._record)

@@ -7,6 +7,7 @@ once without "database is locked". Public methods return records or DataFrames.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -22,8 +23,10 @@ from typing import Any, Callable, Iterable, Iterator, TypeVar
 
 import xxhash
 
-from ..errors import AmbiguousRunId, RunNotFound, StoreError
-from ..records import DataRef, Fingerprint, MetricPoint, Run, Seed
+from ..errors import AmbiguousRunId, RunNotFound, StoreError, UsageProblem
+from ..records import Artifact, DataRef, Fingerprint, MetricPoint, RegistryEvent, Run, Seed
+from ..records import ExperimentSummary, RunsPage, RunSummary, StoreActivity
+from .artifacts import ArtifactFiles
 from .schema import OUR_TABLES, SCHEMA_VERSION, migrate, user_tables
 
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -92,8 +95,10 @@ class Store:
     0
     """
 
-    def __init__(self, path: str | os.PathLike, create: bool = True):
+    def __init__(self, path: str | os.PathLike, create: bool = True, artifacts_dir: str | os.PathLike | None = None):
         self.path = Path(path)
+        # Models and figures live beside the file (config.resolve_settings decides where; this is its default).
+        self.artifacts = ArtifactFiles(Path(artifacts_dir) if artifacts_dir else self.path.parent / "artifacts")
         self._lock = threading.RLock()
         self._known_blobs: set[str] = set()
         self._known_fingerprints: set[str] = set()
@@ -169,14 +174,16 @@ class Store:
 
     # ------------------------------------------------------------------ writes
     def begin_run(
-        self, run_id: str, experiment: str, name: str, source: str, start: float, tags: dict[str, str] | None = None
+        self, run_id: str, experiment: str, name: str, source: str, start: float, tags: dict[str, str] | None = None,
+        session_id: str | None = None, session_seq: int | None = None,
     ) -> None:
         """Insert a run as ``running``, owned by this process (so a killed owner can be detected)."""
         with self._write() as conn:
             conn.execute(
-                "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, pid, pid_started)"
-                " VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
-                (run_id, experiment, name, source, start, socket.gethostname(), os.getpid(), _process_started(os.getpid())),
+                "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, pid, pid_started,"
+                " session_id, session_seq) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                (run_id, experiment, name, source, start, socket.gethostname(), os.getpid(),
+                 _process_started(os.getpid()), session_id, session_seq),
             )
             if tags:
                 conn.executemany(
@@ -186,6 +193,13 @@ class Store:
 
     def finish_run(self, run: Run, metric_points: Iterable[MetricPoint] = ()) -> None:
         """Write everything recorded about a run, and its final status, in one transaction."""
+        self._write_run(run, list(metric_points), imported=False)
+
+    def import_run(self, run: Run, metric_points: Iterable[MetricPoint] = ()) -> None:
+        """Write a whole run recorded elsewhere (a Dask worker's own store), keeping its id, times and status."""
+        self._write_run(run, list(metric_points), imported=True)
+
+    def _write_run(self, run: Run, points: list[MetricPoint], imported: bool) -> None:
         code_hash = content_hash(run.code)
         history_hashes = [content_hash(source) for source in run.history]
         history_json = json.dumps(history_hashes)
@@ -198,8 +212,14 @@ class Store:
         refs = [*run.inputs, *run.outputs]
         fingerprints = {r.fingerprint.hash: r.fingerprint for r in refs if r.fingerprint is not None}
         new_fingerprints = [fp for h, fp in fingerprints.items() if h not in self._known_fingerprints]
-        points = list(metric_points)
         with self._write() as conn:
+            if imported:
+                conn.execute(
+                    "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, session_id,"
+                    " session_seq) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?)",
+                    (run.run_id, run.experiment, run.name, run.source, run.start, run.environment.get("host"),
+                     run.session_id, run.session_seq),
+                )
             conn.executemany("INSERT OR IGNORE INTO blobs (hash, content) VALUES (?, ?)", new_blobs)
             conn.executemany(
                 "INSERT OR IGNORE INTO fingerprints (hash, kind, shape, nbytes, columns) VALUES (?, ?, ?, ?, ?)",
@@ -208,9 +228,10 @@ class Store:
             )
             updated = conn.execute(
                 "UPDATE runs SET status = ?, end_time = ?, duration = ?, code_hash = ?, history_hash = ?,"
-                " environment_hash = ?, error = ?, warnings = ? WHERE run_id = ?",
+                " environment_hash = ?, error = ?, warnings = ?, hidden_state = ?, rerun_of = ? WHERE run_id = ?",
                 (run.status, run.end, run.duration, code_hash, history_hash, environment_hash, run.error,
-                 to_json(run.warnings), run.run_id),
+                 to_json(run.warnings), None if run.hidden_state is None else to_json(run.hidden_state),
+                 run.rerun_of, run.run_id),
             ).rowcount
             if not updated:
                 raise RunNotFound(run.run_id)
@@ -233,8 +254,14 @@ class Store:
                  for r in refs],
             )
             self._insert_metrics(conn, run.run_id, points)
+            self._insert_artifacts(conn, run.artifacts)
         self._known_blobs.update(h for h, _ in new_blobs)
         self._known_fingerprints.update(fp.hash for fp in new_fingerprints)
+
+    def link_rerun(self, run_id: str, original_id: str) -> None:
+        """Record that ``run_id`` re-executed ``original_id``."""
+        with self._write() as conn:
+            conn.execute("UPDATE runs SET rerun_of = ? WHERE run_id = ?", (original_id, run_id))
 
     def _insert_metrics(self, conn: sqlite3.Connection, run_id: str, points: list[MetricPoint]) -> None:
         if not points:
@@ -313,7 +340,8 @@ class Store:
         conn = self._conn
         row = conn.execute(
             "SELECT run_id, experiment, name, status, start_time, end_time, duration, source, code_hash,"
-            " history_hash, environment_hash, error, warnings FROM runs WHERE run_id = ?",
+            " history_hash, environment_hash, error, warnings, rerun_of, session_id, session_seq, hidden_state"
+            " FROM runs WHERE run_id = ?",
             (run_id,),
         ).fetchone()
         if row is None:
@@ -357,6 +385,9 @@ class Store:
             history=history,
             environment=json.loads(self._blob(environment_hash)) if environment_hash and with_code else {},
             error=row[11], warnings=json.loads(row[12]),
+            rerun_of=row[13], session_id=row[14], session_seq=row[15],
+            hidden_state=json.loads(row[16]) if row[16] else None,
+            artifacts=self._read_artifacts(run_id),
         )
 
     def _blob(self, blob_hash: str) -> str:
@@ -400,9 +431,149 @@ class Store:
         return frame
 
     @_reading
+    def metric_points(self, run_id: str) -> list[MetricPoint]:
+        """Every logged point of every metric of a run, in the order logged."""
+        with self._lock:
+            return [MetricPoint(key, metric_from_sql(value), step, timestamp) for key, step, value, timestamp in
+                    self._conn.execute("SELECT key, step, value, timestamp FROM metrics WHERE run_id = ?"
+                                       " ORDER BY key, seq", (self.resolve(run_id),))]
+
+    @_reading
+    def session_runs(self, session_id: str) -> list[str]:
+        """Ids of the runs one kernel or process recorded, in the order its tracked cells ran."""
+        with self._lock:
+            return [r for (r,) in self._conn.execute(
+                "SELECT run_id FROM runs WHERE session_id = ? ORDER BY session_seq, start_time", (session_id,))]
+
+    @_reading
+    def tagged_runs(self, key: str, value: str) -> list[str]:
+        """Ids of the runs carrying tag ``key=value``, oldest first."""
+        with self._lock:
+            return [r for (r,) in self._conn.execute(
+                "SELECT r.run_id FROM tags AS t JOIN runs AS r ON r.run_id = t.run_id"
+                " WHERE t.key = ? AND t.value = ? ORDER BY r.start_time, r.session_seq", (key, value))]
+
+    @_reading
+    def reruns_of(self, run_id: str) -> list[str]:
+        """Ids of the runs recorded by re-executing ``run_id``, oldest first."""
+        with self._lock:
+            return [r for (r,) in self._conn.execute(
+                "SELECT run_id FROM runs WHERE rerun_of = ? ORDER BY start_time", (run_id,))]
+
+    @_reading
     def count_runs(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+
+    # ------------------------------------------------------------ paged reads
+    # The sidebar lists runs a page at a time, filtered, sorted and counted here in SQL, so the first
+    # page stays fast with 10,000 runs (issue 4: at most 50 ms server time).
+    SORT_COLUMNS = {
+        "start": "r.start_time", "end": "r.end_time", "duration": "r.duration", "name": "r.name",
+        "experiment": "r.experiment", "status": "r.status", "run_id": "r.run_id",
+    }
+    _NOT_NULL = {"r.start_time", "r.name", "r.experiment", "r.status", "r.run_id"}
+
+    @_reading
+    def runs_page(
+        self, experiment: str | None = None, q: str | None = None, sort: str = "start", descending: bool = True,
+        limit: int = 50, offset: int = 0,
+    ) -> RunsPage:
+        """Runs of ``experiment`` matching the search text ``q``, sorted by ``sort`` (a column of
+        ``SORT_COLUMNS`` or ``metrics.<m>``, ``params.<p>``, ``tags.<t>``; runs without a value come
+        last either way), ``limit`` of them from ``offset``, with the number matching in all.
+
+        >>> store.runs_page(q="rf", sort="metrics.acc", limit=20).total
+        """
+        self._reap_quietly()
+        where, args = _run_filter(experiment, q)
+        join, key, join_args = self._sort_join(sort)
+        # Runs without a value sort last both ways. Without that term, ordering by start within an
+        # experiment walks the runs_by_experiment index and stops after one page (0.1 ms at 10,000 runs).
+        nulls_last = "" if key in self._NOT_NULL else f"({key}) IS NULL, "
+        order = f"{nulls_last}{key} {'DESC' if descending else 'ASC'}, r.start_time DESC, r.run_id"
+        # A search over the whole store is evaluated once, counting in the same pass. Within an experiment
+        # the page stops after its last row (0.4 ms) and the count is a second query.
+        count_in_page = experiment is None and bool(q and q.split())
+        with self._lock:
+            conn = self._conn
+            rows = conn.execute(
+                "SELECT r.run_id, r.experiment, r.name, r.status, r.start_time, r.duration, r.rerun_of,"
+                f" r.hidden_state{', count(*) OVER ()' if count_in_page else ''} FROM runs AS r {join} {where}"
+                f" ORDER BY {order} LIMIT ? OFFSET ?",
+                [*join_args, *args, limit, offset],
+            ).fetchall()
+            if count_in_page and rows:
+                total = rows[0][8]
+            else:
+                total = conn.execute(f"SELECT count(*) FROM runs AS r {where}", args).fetchone()[0]
+            ids = [row[0] for row in rows]
+            found: dict[str, dict[str, dict[str, Any]]] = {"params": {}, "latest_metrics": {}, "tags": {}}
+            if ids:
+                marks = ",".join("?" * len(ids))
+                for table, values in found.items():
+                    for run_id, name, value in conn.execute(
+                        f"SELECT run_id, key, value FROM {table} WHERE run_id IN ({marks})", ids
+                    ):
+                        values.setdefault(run_id, {})[name] = value
+        runs = [
+            RunSummary(
+                run_id=run_id, experiment=experiment_, name=name, status=status, start=start, duration=duration,
+                params={k: json.loads(v) for k, v in found["params"].get(run_id, {}).items()},
+                metrics={k: metric_from_sql(v) for k, v in found["latest_metrics"].get(run_id, {}).items()},
+                tags=found["tags"].get(run_id, {}),
+                rerun_of=rerun_of, hidden_state=json.loads(hidden) if hidden else None,
+            )
+            for run_id, experiment_, name, status, start, duration, rerun_of, hidden, *_ in rows
+        ]
+        return RunsPage(total=total, offset=offset, limit=limit, runs=runs)
+
+    def _sort_join(self, sort: str) -> tuple[str, str, list[str]]:
+        """The join and the expression that order runs by ``sort``."""
+        family, _, key = sort.partition(".")
+        if key and family == "metrics":
+            return "LEFT JOIN latest_metrics AS s ON s.run_id = r.run_id AND s.key = ?", "s.value", [key]
+        if key and family == "params":
+            # Params are JSON: numbers sort as numbers (8 before 10), then strings as text.
+            return ("LEFT JOIN params AS s ON s.run_id = r.run_id AND s.key = ?",
+                    "CASE WHEN json_valid(s.value) THEN json_extract(s.value, '$') ELSE s.value END", [key])
+        if key and family == "tags":
+            return "LEFT JOIN tags AS s ON s.run_id = r.run_id AND s.key = ?", "s.value", [key]
+        if sort in self.SORT_COLUMNS:
+            return "", self.SORT_COLUMNS[sort], []
+        raise UsageProblem(
+            f"cannot sort by '{sort}': use one of {', '.join(self.SORT_COLUMNS)}, metrics.<name>, params.<name>"
+            " or tags.<name>"
+        )
+
+    @_reading
+    def experiment_summaries(self, q: str | None = None) -> list[ExperimentSummary]:
+        """Experiments with the number of their runs matching ``q``, most recently active first."""
+        where, args = _run_filter(None, q)
+        with self._lock:
+            rows = self._conn.execute(
+                f"SELECT r.experiment, count(*), max(r.start_time) FROM runs AS r {where}"
+                " GROUP BY r.experiment ORDER BY max(r.start_time) DESC, r.experiment", args
+            ).fetchall()
+        return [ExperimentSummary(name=name, runs=count, last_start=last) for name, count, last in rows]
+
+    @_reading
+    def run_columns(self) -> dict[str, list[str]]:
+        """Names of the metrics, params and tags that any run has (what a listing can be sorted by)."""
+        with self._lock:
+            return {
+                family: [k for (k,) in self._conn.execute(f"SELECT DISTINCT key FROM {table} ORDER BY key")]
+                for family, table in (("metrics", "latest_metrics"), ("params", "params"), ("tags", "tags"))
+            }
+
+    @_reading
+    def activity(self) -> StoreActivity:
+        """Counts and times that change whenever a run starts or ends: cheap enough to poll."""
+        with self._lock:
+            runs, running, last_start, last_end = self._conn.execute(
+                "SELECT count(*), coalesce(sum(status = 'running'), 0), max(start_time), max(end_time) FROM runs"
+            ).fetchone()
+        return StoreActivity(runs=runs, running=running, last_start=last_start, last_end=last_end)
 
     @_reading
     def experiments(self) -> list[str]:
@@ -461,6 +632,68 @@ class Store:
         if columns:
             frame = pd.concat([frame, pd.DataFrame(columns, index=frame.index)], axis=1)
         return frame
+
+    # -------------------------------------------------- artifacts and the model registry (issue 6)
+    def _insert_artifacts(self, conn: sqlite3.Connection, artifacts: Iterable[Artifact]) -> None:
+        # Logging a name again in the same run replaces the row; the stored file of the old one stays.
+        conn.executemany(
+            "INSERT OR REPLACE INTO artifacts (run_id, kind, name, hash, size, format, origin, created)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            [(a.run_id, a.kind, a.name, a.hash, a.size, a.format, a.origin, a.created) for a in artifacts],
+        )
+
+    def add_artifacts(self, run_id: str, artifacts: list[Artifact]) -> None:
+        """Attach artifacts to a run that is already recorded (``log_model(clf, run="3f2a")``)."""
+        with self._write() as conn:
+            if conn.execute("SELECT 1 FROM runs WHERE run_id = ?", (run_id,)).fetchone() is None:
+                raise RunNotFound(run_id)
+            self._insert_artifacts(conn, artifacts)
+
+    def _read_artifacts(self, run_id: str) -> list[Artifact]:
+        rows = self._conn.execute(
+            "SELECT run_id, name, kind, hash, size, format, origin, created FROM artifacts WHERE run_id = ?"
+            " ORDER BY kind, name", (run_id,),
+        ).fetchall()
+        return [Artifact(*row, path=self.artifacts.path(row[3])) for row in rows]
+
+    @_reading
+    def registry_events(self, name: str | None = None, stage: str | None = None) -> list[RegistryEvent]:
+        """The registry's history, oldest first, optionally of one model name and stage."""
+        with self._lock:
+            return self._registry_events(self._conn, name, stage)
+
+    def _registry_events(self, conn: sqlite3.Connection, name: str | None, stage: str | None) -> list[RegistryEvent]:
+        where, args = [], []
+        for column, value in (("name", name), ("stage", stage)):
+            if value is not None:
+                where.append(f"{column} = ?")
+                args.append(value)
+        clause = f"WHERE {' AND '.join(where)}" if where else ""
+        rows = conn.execute(
+            "SELECT seq, time, name, stage, action, run_id, model_hash, previous_run_id, user, host, forced,"
+            f" validation FROM registry {clause} ORDER BY seq", args,
+        ).fetchall()
+        return [RegistryEvent(*row[:10], forced=bool(row[10]), validation=json.loads(row[11]) if row[11] else None)
+                for row in rows]
+
+    def append_registry_event(
+        self, name: str, stage: str, decide: Callable[[list[RegistryEvent]], RegistryEvent]
+    ) -> RegistryEvent:
+        """Append the event ``decide`` makes from the stage's history, read in the same write transaction.
+
+        Two processes promoting at once are serialised here: the second one decides on a history
+        that already holds the first one's change, so every event names its real predecessor.
+        """
+        with self._write() as conn:
+            event = decide(self._registry_events(conn, name, stage))
+            cursor = conn.execute(
+                "INSERT INTO registry (time, name, stage, action, run_id, model_hash, previous_run_id, user, host,"
+                " forced, validation) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (event.time, event.name, event.stage, event.action, event.run_id, event.model_hash,
+                 event.previous_run_id, event.user, event.host, int(event.forced),
+                 None if event.validation is None else to_json(event.validation)),
+            )
+            return dataclasses.replace(event, seq=cursor.lastrowid)
 
     # ---------------------------------------------------------------- checking
     def doctor(self) -> list[DoctorCheck]:
@@ -530,6 +763,35 @@ def _process_alive(pid: int | None, started: str | None) -> bool:
         return started is None  # no /proc: the signal test is all we have
     # A killed kernel whose parent has not reaped it yet is a zombie: dead for our purpose.
     return fields[0] != "Z" and (started is None or fields[19] == started)
+
+
+
+def _run_filter(experiment: str | None, q: str | None) -> tuple[str, list[Any]]:
+    """WHERE clause over ``runs AS r``: the experiment, and every word of ``q`` found (case-insensitive)
+    in the run's name, experiment, status, id (as a prefix), or a param's or tag's name or value."""
+    where, args = [], []
+    if experiment is not None:
+        where.append("r.experiment = ?")
+        args.append(experiment)
+    for word in (q or "").split():
+        # Over the whole store, each word scans params and tags once (a set of matching runs: 10 ms, not 40,
+        # at 10,000 runs); within one experiment, only that experiment's runs are looked into (and a page
+        # stops at its last row). ESCAPE only when needed: it slows LIKE by a third.
+        escape = ""
+        if any(c in word for c in "%_\\"):
+            word = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            escape = " ESCAPE '\\'"
+        like = f"LIKE ?{escape}"
+        if experiment is None:
+            params = f"r.run_id IN (SELECT run_id FROM params WHERE key {like} OR value {like})"
+            tags = f"r.run_id IN (SELECT run_id FROM tags WHERE key {like} OR value {like})"
+        else:
+            params = f"EXISTS (SELECT 1 FROM params AS p WHERE p.run_id = r.run_id AND (p.key {like} OR p.value {like}))"
+            tags = f"EXISTS (SELECT 1 FROM tags AS t WHERE t.run_id = r.run_id AND (t.key {like} OR t.value {like}))"
+        where.append(f"(r.name {like} OR r.experiment {like} OR r.status {like} OR r.run_id {like} OR {params} OR {tags})")
+        contains = f"%{word}%"
+        args.extend([contains, contains, contains, f"{word.lower()}%", contains, contains, contains, contains])
+    return (f"WHERE {' AND '.join(where)}" if where else ""), args
 
 
 def _param_column(values: list[Any]) -> Any:

@@ -110,10 +110,43 @@ MIGRATIONS: list[str] = [
     CREATE INDEX runs_by_rerun ON runs (rerun_of) WHERE rerun_of IS NOT NULL;
     CREATE INDEX runs_by_session ON runs (session_id, session_seq);
     """,
+    # 4: artifacts (models, figures, files) of runs, and the model registry's history (issue 6).
+    # registry.seq is SQLite's rowid, given inside the BEGIN IMMEDIATE write that also reads the stage's
+    # history: concurrent promotions are numbered in the order they really happened.
+    """
+    CREATE TABLE artifacts (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        kind TEXT NOT NULL CHECK (kind IN ('model', 'figure', 'file')),
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        format TEXT NOT NULL,
+        origin TEXT NOT NULL,
+        created REAL NOT NULL,
+        PRIMARY KEY (run_id, kind, name)
+    ) WITHOUT ROWID;
+    CREATE INDEX artifacts_by_hash ON artifacts (hash);
+    CREATE TABLE registry (
+        seq INTEGER PRIMARY KEY,
+        time REAL NOT NULL,
+        name TEXT NOT NULL,
+        stage TEXT NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('promote', 'rollback')),
+        run_id TEXT NOT NULL REFERENCES runs(run_id),
+        model_hash TEXT NOT NULL,
+        previous_run_id TEXT REFERENCES runs(run_id),
+        user TEXT NOT NULL,
+        host TEXT NOT NULL,
+        forced INTEGER NOT NULL DEFAULT 0,
+        validation TEXT
+    );
+    CREATE INDEX registry_by_stage ON registry (name, stage, seq);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
-OUR_TABLES = {"runs", "params", "tags", "seeds", "metrics", "fingerprints", "data", "blobs", "latest_metrics"}
+OUR_TABLES = {"runs", "params", "tags", "seeds", "metrics", "fingerprints", "data", "blobs", "latest_metrics",
+              "artifacts", "registry"}
 
 
 def user_tables(conn: sqlite3.Connection) -> set[str]:

@@ -1,0 +1,334 @@
+"""Execute notebooks with papermill in fresh kernels: the one engine behind ``rerun`` and ``batch``.
+
+This is the only module that imports papermill. A rerun rebuilds a notebook from a run's
+recorded execution history (the cells in the order the kernel ran them, magics included),
+executes it in the run's original working directory, and compares the run it records with
+the original. Kernels learn which session they are and which tags their runs carry from
+environment variables, so the runs an execution recorded can be found afterwards.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import sys
+import tempfile
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+from .config import ENV_DB, ENV_SESSION, ENV_TAGS
+from .errors import UsageProblem
+from .records import MetricPoint, Run
+from .verdict import DEFAULT_ATOL, DEFAULT_RTOL, Attempt, ExecutionError, Verdict, compare_runs
+
+ENV_REPLAY = "JUPYTER_TRACKER_REPLAY"
+DEFAULT_KERNEL = "python3"
+Progress = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Execution:
+    """One papermill execution to run: what, where, with which parameters, recorded how."""
+
+    notebook: str
+    output: str
+    cwd: str
+    db: str
+    session_id: str
+    parameters: dict[str, Any] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+    kernel_name: str = DEFAULT_KERNEL
+    timeout: float | None = None  # per cell, in seconds
+    replay: bool = False
+
+
+@dataclass
+class ExecutionResult:
+    execution: Execution
+    seconds: float
+    error: ExecutionError | None = None
+    records: list[tuple[Run, list[MetricPoint]]] = field(default_factory=list)  # from remote workers only
+    notebook_text: str | None = None  # the executed notebook, from remote workers only
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+
+def new_session_id() -> str:
+    return secrets.token_hex(8)
+
+
+# ------------------------------------------------------------------ executing
+def execute(execution: Execution) -> ExecutionResult:
+    """Run one notebook to completion with papermill; the kernel records into ``execution.db``."""
+    import papermill  # imported on use: it loads nbclient, jupyter_client and friends (~0.5 s)
+    from papermill.exceptions import PapermillExecutionError
+
+    started = time.perf_counter()
+    error = None
+    if not os.path.isdir(execution.cwd):
+        error = ExecutionError(f"working directory {execution.cwd} does not exist")
+        return ExecutionResult(execution, 0.0, error)
+    Path(execution.output).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with _kernel_environment(execution):
+            papermill.execute_notebook(
+                execution.notebook, execution.output, parameters=execution.parameters or None,
+                kernel_name=execution.kernel_name, cwd=execution.cwd, progress_bar=False,
+                request_save_on_cell_execute=False, execution_timeout=execution.timeout,
+                # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+    except PapermillExecutionError as failure:
+        error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
+                               failure.ename, str(failure.evalue))
+    except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
+        error = ExecutionError(f"{type(failure).__name__}: {_one_line(failure)}")
+    return ExecutionResult(execution, time.perf_counter() - started, error)
+
+
+def execute_remote(execution: Execution) -> ExecutionResult:
+    """On a Dask worker: record into a private store and send the records back.
+
+    The client writes them into the one real store, so no worker ever writes SQLite over a
+    network file system.
+    """
+    from .store import Store
+
+    with tempfile.TemporaryDirectory(prefix="jupyter-tracker-") as scratch:
+        local = replace(execution, db=os.path.join(scratch, "tracker.db"),
+                        output=os.path.join(scratch, os.path.basename(execution.output)))
+        result = execute(local)
+        if os.path.exists(local.db):
+            store = Store(local.db)
+            try:
+                result.records = [(store.get_run(run_id), store.metric_points(run_id))
+                                  for run_id in store.session_runs(execution.session_id)]
+            finally:
+                store.close()
+        if os.path.exists(local.output):
+            result.notebook_text = Path(local.output).read_text(encoding="utf-8")
+    result.execution = execution
+    return result
+
+
+def run_all(executions: list[Execution], workers: int = 1, scheduler: str | None = None,
+            progress: bool = True, on_progress: Progress | None = None, description: str = "executing"
+            ) -> list[ExecutionResult]:
+    """Execute every notebook, ``workers`` at a time (or on a Dask cluster), in the given order of results."""
+    from tqdm.auto import tqdm  # a progress bar in a terminal and in a notebook
+
+    total = len(executions)
+    results: list[ExecutionResult | None] = [None] * total
+    with tqdm(total=total, desc=description, unit="notebook", disable=not progress, file=sys.stderr) as bar:
+        def finished(index: int, result: ExecutionResult) -> None:
+            results[index] = result
+            bar.update(1)
+            if not result.ok:
+                bar.write(f"failed: {Path(result.execution.output).name}: {result.error.text()}", file=sys.stderr)
+            if on_progress is not None:
+                on_progress(sum(r is not None for r in results), total)
+
+        if scheduler:
+            _run_on_dask(executions, scheduler, finished)
+        elif workers <= 1 or total <= 1:
+            for index, execution in enumerate(executions):
+                finished(index, execute(execution))
+        else:
+            import multiprocessing
+
+            # spawn, not fork: the parent may be a kernel with threads and open sockets.
+            context = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=context) as pool:
+                pending = {pool.submit(execute, e): i for i, e in enumerate(executions)}
+                _collect(pending, finished)
+    return [r for r in results if r is not None]
+
+
+def _collect(pending: dict[Future, int], finished: Callable[[int, ExecutionResult], None]) -> None:
+    while pending:
+        done, _ = wait(pending, return_when=FIRST_COMPLETED)
+        for future in done:
+            index = pending.pop(future)
+            finished(index, future.result())
+
+
+def _run_on_dask(executions: list[Execution], scheduler: str,
+                 finished: Callable[[int, ExecutionResult], None]) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise UsageProblem("--scheduler needs Dask: pip install 'jupyter_tracker[dask]'") from None
+    from .store import Store
+
+    stores: dict[str, Store] = {}
+    try:
+        with Client(scheduler, timeout="20s") as client:
+            futures = {client.submit(execute_remote, e, pure=False): i for i, e in enumerate(executions)}
+            for future in as_completed(list(futures)):
+                result: ExecutionResult = future.result()
+                store = stores.setdefault(result.execution.db, Store(result.execution.db))
+                for run, points in result.records:
+                    store.import_run(run, points)
+                if result.notebook_text is not None:
+                    Path(result.execution.output).parent.mkdir(parents=True, exist_ok=True)
+                    Path(result.execution.output).write_text(result.notebook_text, encoding="utf-8")
+                finished(futures[future], result)
+    except OSError as failure:
+        raise UsageProblem(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(failure)}") from None
+    finally:
+        for store in stores.values():
+            store.close()
+
+
+@contextmanager
+def _kernel_environment(execution: Execution) -> Iterator[None]:
+    """The kernel papermill starts inherits this process's environment: set ours, then restore."""
+    import json
+
+    values = {
+        ENV_DB: execution.db,
+        ENV_SESSION: execution.session_id,
+        ENV_TAGS: json.dumps(execution.tags),
+        ENV_REPLAY: "1" if execution.replay else None,
+        # A rerun started from a notebook must not check hidden state against that notebook.
+        "JPY_SESSION_NAME": None,
+    }
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            _set_env(name, value)
+        yield
+    finally:
+        for name, value in saved.items():
+            _set_env(name, value)
+
+
+def _set_env(name: str, value: str | None) -> None:
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+def in_replay() -> bool:
+    """True inside a kernel started by ``rerun``: its history must not start reruns of its own."""
+    return os.environ.get(ENV_REPLAY) == "1"
+
+
+# ------------------------------------------------------------------ rerun
+def build_replay(run: Run) -> Any:
+    """A notebook whose code cells are the run's execution history, in the order the kernel ran them."""
+    import nbformat
+
+    if run.source != "cell":
+        raise UsageProblem(f"run {run.short_id} was recorded by a script, not a tracked cell: "
+                           "only notebook runs have an execution history to replay")
+    if not run.history:
+        raise UsageProblem(f"run {run.short_id} has no recorded execution history")
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": DEFAULT_KERNEL, "display_name": "Python 3", "language": "python"}
+    notebook.metadata["jupyter_tracker"] = {"replay_of": run.run_id}
+    calls = _reproduction_calls(run.history)
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            f"# jupyter_tracker: not replayed (it starts reruns or batches of its own):\n"
+            + "\n".join(f"# {line}" for line in source.splitlines())
+            if calls.search(source) else source)
+        for source in run.history
+    ]
+    return notebook
+
+
+def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
+    """Calls of rerun() or batch() through the names jupyter_tracker was imported as.
+
+    A replay must not start replays of its own: re-executing such a cell would re-run earlier
+    runs again, nested, at every level.
+    """
+    modules, functions = {"jupyter_tracker"}, set()
+    for source in history:
+        modules.update(re.findall(r"^\s*import\s+jupyter_tracker\s+as\s+(\w+)", source, re.M))
+        for names in re.findall(r"^\s*from\s+jupyter_tracker(?:\.api)?\s+import\s+\(?([\w\s,]+)", source, re.M):
+            for item in names.split(","):
+                parts = item.split()
+                if parts and parts[0] in ("rerun", "batch"):
+                    functions.add(parts[-1])
+    alternatives = [rf"\b{re.escape(m)}\s*\.\s*(?:rerun|batch)\s*\(" for m in modules]
+    alternatives += [rf"(?<![\w.]){re.escape(f)}\s*\(" for f in functions]
+    alternatives.append(r"^\s*!\s*jupyter[- ]tracker\s+(?:rerun|batch)\b")
+    return re.compile("|".join(alternatives), re.M)
+
+
+def rerun(
+    store: Any, run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None,
+    kernel_name: str = DEFAULT_KERNEL, timeout: float | None = None, workers: int = 1,
+    progress: bool = True, on_progress: Progress | None = None,
+) -> Verdict:
+    """Re-execute a run from its recorded history ``repeat`` times; compare each rerun with it."""
+    import nbformat
+
+    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
+        raise UsageProblem(f"repeat must be a positive number of executions, not {repeat!r}")
+    rtol = DEFAULT_RTOL if rtol is None else _tolerance("rtol", rtol)
+    atol = DEFAULT_ATOL if atol is None else _tolerance("atol", atol)
+    original = store.get_run(run_id)
+    notebook = build_replay(original)
+    folder = store.path.parent / "reruns"
+    folder.mkdir(parents=True, exist_ok=True)
+    replay_path = folder / f"{original.short_id}-replay.ipynb"
+    nbformat.write(notebook, str(replay_path))
+    cwd = original.environment.get("cwd") or os.getcwd()
+    executions = []
+    for _ in range(repeat):
+        session = new_session_id()
+        executions.append(Execution(
+            notebook=str(replay_path), output=str(folder / f"{original.short_id}-{session}.ipynb"), cwd=cwd,
+            db=str(store.path), session_id=session, tags={"replay_of": original.run_id},
+            kernel_name=kernel_name, timeout=timeout, replay=True,
+        ))
+    results = run_all(executions, workers=workers, progress=progress, on_progress=on_progress,
+                      description=f"rerun {original.short_id}")
+    attempts = [_attempt(store, original, result, rtol, atol) for result in results]
+    return Verdict(original, attempts, rtol, atol, replay=str(replay_path))
+
+
+def _attempt(store: Any, original: Run, result: ExecutionResult, rtol: float, atol: float) -> Attempt:
+    session_runs = [store.get_run(r) for r in store.session_runs(result.execution.session_id)]
+    # The tracked cell is the last entry of its own history, so its rerun is the session's last run of that name.
+    matching = [r for r in session_runs if r.name == original.name and r.source == "cell"]
+    attempt = Attempt(run_id=None, output=result.execution.output, seconds=result.seconds, error=result.error)
+    if not matching:
+        if attempt.error is None:
+            attempt.error = ExecutionError(f"the re-execution recorded no run named '{original.name}'")
+        return attempt
+    new = matching[-1]
+    failed_as_before = (original.status == "failed" and attempt.error is not None
+                        and attempt.error.cell_index == len(original.history) - 1)
+    if failed_as_before:
+        attempt.error = None  # the tracked cell raised originally too: compare what it recorded
+    store.link_rerun(new.run_id, original.run_id)
+    attempt.run_id = new.run_id
+    attempt.differences, attempt.metrics = compare_runs(original, new, rtol, atol)
+    return attempt
+
+
+def _tolerance(name: str, value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise UsageProblem(f"{name} must be a number, not {value!r}") from None
+    if not number >= 0:
+        raise UsageProblem(f"{name} must be zero or positive, not {value!r}")
+    return number
+
+
+def _one_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0][:200] if lines else type(error).__name__

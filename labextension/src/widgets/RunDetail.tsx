@@ -1,0 +1,356 @@
+/**
+ * Everything recorded about one run: status, hidden-state flag, params, seeds, data
+ * fingerprints (with the columns changed since the previous run), metrics with their step
+ * series, code, environment; and the rerun button.
+ */
+import { ReactWidget } from '@jupyterlab/ui-components';
+import * as React from 'react';
+
+import { TrackerModel } from '../model';
+import { fetchMetricSeries, fetchRun, IDataRef, IRunDetail, JSONValue } from '../request';
+import { LineChart } from './Charts';
+import { formatBytes, formatDuration, formatTime, formatValue, metricNumber, runColour, shortId } from './format';
+import { RerunButton } from './RerunButton';
+
+export class RunDetailWidget extends ReactWidget {
+  constructor(
+    readonly runId: string,
+    private readonly model: TrackerModel,
+    private readonly openRun: (runId: string) => void
+  ) {
+    super();
+    this.addClass('jp-JupyterTracker-view');
+  }
+
+  render(): JSX.Element {
+    return <RunDetail runId={this.runId} model={this.model} openRun={this.openRun} />;
+  }
+}
+
+function RunDetail(props: {
+  runId: string;
+  model: TrackerModel;
+  openRun: (runId: string) => void;
+}): JSX.Element {
+  const { runId, model, openRun } = props;
+  const [detail, setDetail] = React.useState<IRunDetail | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  const [version, setVersion] = React.useState(0);
+
+  React.useEffect(() => {
+    let cancelled = false;
+    fetchRun(runId).then(
+      data => !cancelled && (setDetail(data), setError(null)),
+      reason => !cancelled && setError((reason as Error).message)
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, version]);
+
+  React.useEffect(() => {
+    // A run still running when opened: show its outcome once the store says something ended.
+    const onChange = () => {
+      if (detail?.run.status === 'running') {
+        setVersion(v => v + 1);
+      }
+    };
+    model.storeChanged.connect(onChange);
+    return () => {
+      model.storeChanged.disconnect(onChange);
+    };
+  }, [detail]);
+
+  if (error) {
+    return (
+      <div className="jp-JupyterTracker-notice" role="alert">
+        {error}
+      </div>
+    );
+  }
+  if (!detail) {
+    return <div className="jp-JupyterTracker-empty">Loading run {shortId(runId)}…</div>;
+  }
+  const { run } = detail;
+  const env = run.environment;
+  const git = (env.git ?? {}) as { [key: string]: JSONValue };
+  const packages = (env.packages ?? {}) as { [key: string]: JSONValue };
+  return (
+    <article className="jp-JupyterTracker-detail" aria-label={`Run ${run.name} ${shortId(run.run_id)}`}>
+      <header className="jp-JupyterTracker-detailHeader">
+        <h1>
+          {run.name} <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
+        </h1>
+        <span className={`jp-JupyterTracker-pill jp-JupyterTracker-status-${run.status}`}>{run.status}</span>
+        <HiddenState state={run.hidden_state} />
+        {model.status?.rerun && <RerunButton runId={run.run_id} onOpenRun={openRun} />}
+      </header>
+
+      <Section title="Run">
+        <KeyValues
+          rows={[
+            ['run id', run.run_id],
+            ['experiment', run.experiment],
+            ['status', run.status],
+            ['start', formatTime(run.start)],
+            ['end', formatTime(run.end)],
+            ['duration', formatDuration(run.duration)],
+            ['source', run.source],
+            ...(run.rerun_of ? ([['rerun of', run.rerun_of]] as [string, string][]) : []),
+            ...(env.notebook ? ([['notebook', String(env.notebook)]] as [string, string][]) : []),
+            ...Object.entries(run.tags).map(([k, v]) => [`tag ${k}`, v] as [string, string])
+          ]}
+        />
+        {run.rerun_of && (
+          <button className="jp-JupyterTracker-link" onClick={() => openRun(run.rerun_of!)}>
+            Open the original run {shortId(run.rerun_of)}
+          </button>
+        )}
+      </Section>
+
+      <Section title="Params" count={Object.keys(run.params).length}>
+        <KeyValues rows={Object.entries(run.params).map(([k, v]) => [k, formatValue(v, 200)])} />
+      </Section>
+
+      <Section title="Seeds" count={run.seeds.length}>
+        <KeyValues rows={run.seeds.map(s => [s.source, formatValue(s.value)])} />
+      </Section>
+
+      <Section title="Metrics" count={Object.keys(run.metrics).length}>
+        <table className="jp-JupyterTracker-table">
+          <thead>
+            <tr>
+              <th>metric</th>
+              <th>final value</th>
+              <th>points</th>
+            </tr>
+          </thead>
+          <tbody>
+            {Object.entries(run.metrics).map(([name, value]) => (
+              <tr key={name}>
+                <th scope="row">{name}</th>
+                <td>{formatValue(value)}</td>
+                <td>{run.metric_steps[name] ?? 1}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+        {Object.entries(run.metric_steps)
+          .filter(([, points]) => points > 1)
+          .map(([name]) => (
+            <MetricSeries key={name} runId={run.run_id} name={name} />
+          ))}
+      </Section>
+
+      <Section title="Data" count={run.inputs.length + run.outputs.length}>
+        {detail.previous_run_id && (
+          <p className="jp-JupyterTracker-muted">
+            Compared with the previous run of “{run.name}”,{' '}
+            <button className="jp-JupyterTracker-link" onClick={() => openRun(detail.previous_run_id!)}>
+              {shortId(detail.previous_run_id)}
+            </button>
+            .
+          </p>
+        )}
+        {[...run.inputs, ...run.outputs].map(ref => (
+          <DataItem key={`${ref.role}:${ref.name}`} item={ref} changed={ref.role === 'input' ? detail.changed_inputs[ref.name] : undefined} />
+        ))}
+      </Section>
+
+      <Section title="Code">
+        <pre className="jp-JupyterTracker-code" aria-label="Cell code">
+          {run.code}
+        </pre>
+        <details>
+          <summary>Execution history ({run.history.length} cells, in the order the kernel ran them)</summary>
+          {run.history.map((source, index) => (
+            <pre key={index} className="jp-JupyterTracker-code">
+              {`[${index + 1}] ${source}`}
+            </pre>
+          ))}
+        </details>
+      </Section>
+
+      <Section title="Environment">
+        <KeyValues
+          rows={[
+            ...(['python', 'os', 'host', 'cwd'] as const)
+              .filter(k => env[k])
+              .map(k => [k, formatValue(env[k], 200)] as [string, string]),
+            ...(git.commit
+              ? ([['git', `${String(git.commit).slice(0, 12)}${git.dirty ? ' (dirty)' : ''}`]] as [string, string][])
+              : [])
+          ]}
+        />
+        {Object.keys(packages).length > 0 && (
+          <details>
+            <summary>Packages ({Object.keys(packages).length})</summary>
+            <KeyValues rows={Object.entries(packages).map(([k, v]) => [k, formatValue(v)])} />
+          </details>
+        )}
+      </Section>
+
+      {run.artifacts && run.artifacts.length > 0 && (
+        <Section title="Artifacts" count={run.artifacts.length}>
+          <KeyValues
+            rows={run.artifacts.map(a => [a.name, `${a.kind} · ${a.format} · ${formatBytes(a.size)} · ${a.origin}`])}
+          />
+        </Section>
+      )}
+
+      {run.warnings.length > 0 && (
+        <Section title="Warnings" count={run.warnings.length}>
+          <ul>
+            {run.warnings.map((w, i) => (
+              <li key={i}>{w}</li>
+            ))}
+          </ul>
+        </Section>
+      )}
+
+      {run.error && (
+        <Section title="Error">
+          <pre className="jp-JupyterTracker-code jp-mod-error">{run.error}</pre>
+        </Section>
+      )}
+    </article>
+  );
+}
+
+function HiddenState(props: { state: { clean: boolean; reasons?: string[] } | null | undefined }): JSX.Element {
+  const { state } = props;
+  if (!state) {
+    return (
+      <span className="jp-JupyterTracker-pill" title="This run's execution history was not checked for hidden state">
+        hidden state: not checked
+      </span>
+    );
+  }
+  if (state.clean) {
+    return <span className="jp-JupyterTracker-pill jp-mod-ok">hidden state: clean</span>;
+  }
+  return (
+    <span className="jp-JupyterTracker-pill jp-mod-warning" title={(state.reasons ?? []).join('; ')}>
+      hidden state: {(state.reasons ?? []).join('; ') || 'yes'}
+    </span>
+  );
+}
+
+function Section(props: { title: string; count?: number; children?: React.ReactNode }): JSX.Element {
+  return (
+    <section className="jp-JupyterTracker-section" aria-label={props.title}>
+      <h2>
+        {props.title}
+        {props.count !== undefined && <span className="jp-JupyterTracker-count">{props.count}</span>}
+      </h2>
+      {props.count === 0 ? <div className="jp-JupyterTracker-muted">none recorded</div> : props.children}
+    </section>
+  );
+}
+
+export function KeyValues(props: { rows: [string, string][] }): JSX.Element {
+  return (
+    <table className="jp-JupyterTracker-table">
+      <tbody>
+        {props.rows.map(([key, value], index) => (
+          <tr key={`${key}-${index}`}>
+            <th scope="row">{key}</th>
+            <td>{value}</td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
+function DataItem(props: { item: IDataRef; changed: string[] | undefined }): JSX.Element {
+  const { item, changed } = props;
+  const fp = item.fingerprint;
+  const changedSet = new Set(changed ?? []);
+  return (
+    <div className="jp-JupyterTracker-data">
+      <div className="jp-JupyterTracker-dataHead">
+        <span className="jp-JupyterTracker-badge">{item.role}</span> <strong>{item.name}</strong>{' '}
+        <span className="jp-JupyterTracker-muted">{item.source}</span>
+        {changed !== undefined && (
+          <span className="jp-JupyterTracker-badge jp-mod-warning">
+            CHANGED{changed.length > 0 ? `: ${changed.join(', ')}` : ''}
+          </span>
+        )}
+      </div>
+      {fp ? (
+        <div>
+          <span className="jp-JupyterTracker-muted">
+            {fp.kind} · shape {fp.shape.join('×')} · {formatBytes(fp.nbytes)} · hash{' '}
+          </span>
+          <code>{fp.hash}</code>
+          {fp.columns.length > 0 && (
+            <details>
+              <summary>Columns ({fp.columns.length})</summary>
+              <table className="jp-JupyterTracker-table">
+                <thead>
+                  <tr>
+                    <th>column</th>
+                    <th>dtype</th>
+                    <th>hash</th>
+                    <th>stats</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {fp.columns.map(column => (
+                    <tr
+                      key={column.name}
+                      className={changedSet.has(column.name) ? 'jp-JupyterTracker-differs' : ''}
+                      data-differs={changedSet.has(column.name) ? 'true' : 'false'}
+                    >
+                      <th scope="row">{column.name}</th>
+                      <td>{column.dtype}</td>
+                      <td>
+                        <code>{column.hash.slice(0, 12)}</code>
+                      </td>
+                      <td>
+                        {Object.entries(column.stats)
+                          .map(([k, v]) => `${k}=${formatValue(v, 24)}`)
+                          .join('  ')}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </details>
+          )}
+        </div>
+      ) : (
+        <div className="jp-JupyterTracker-muted">not fingerprinted: {item.note}</div>
+      )}
+    </div>
+  );
+}
+
+function MetricSeries(props: { runId: string; name: string }): JSX.Element {
+  const { runId, name } = props;
+  const [series, setSeries] = React.useState<{ steps: (number | null)[]; values: (number | null)[] } | null>(null);
+  const [error, setError] = React.useState<string | null>(null);
+  React.useEffect(() => {
+    let cancelled = false;
+    fetchMetricSeries(runId, name).then(
+      data => !cancelled && setSeries({ steps: data.step, values: data.value.map(metricNumber) }),
+      reason => !cancelled && setError((reason as Error).message)
+    );
+    return () => {
+      cancelled = true;
+    };
+  }, [runId, name]);
+  if (error) {
+    return <div className="jp-JupyterTracker-notice">{error}</div>;
+  }
+  if (!series) {
+    return <div className="jp-JupyterTracker-muted">Loading {name}…</div>;
+  }
+  return (
+    <LineChart
+      title={name}
+      series={[{ label: shortId(runId), colour: runColour(0), steps: series.steps, values: series.values }]}
+    />
+  );
+}

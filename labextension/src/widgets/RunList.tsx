@@ -1,0 +1,337 @@
+/**
+ * The sidebar: search, sort, runs grouped by experiment (paged from the server as the list
+ * scrolls), and the selection to compare.
+ */
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
+import * as React from 'react';
+
+import { IGroup, TrackerModel } from '../model';
+import { IRunSummary } from '../request';
+import { formatAgo, formatValue, shortId } from './format';
+
+export interface IRunListActions {
+  openRun: (runId: string) => void;
+  compare: (runIds: string[]) => void;
+}
+
+const PLAIN_SORTS: [string, string][] = [
+  ['start', 'start time'],
+  ['name', 'name'],
+  ['duration', 'duration'],
+  ['status', 'status']
+];
+
+export class RunListPanel extends ReactWidget {
+  constructor(
+    private readonly model: TrackerModel,
+    private readonly actions: IRunListActions
+  ) {
+    super();
+    this.addClass('jp-JupyterTracker-panel');
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.model.activate();
+  }
+
+  protected onAfterHide(msg: Message): void {
+    super.onAfterHide(msg);
+    this.model.deactivate();
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.changed}>
+        {() => <RunList model={this.model} actions={this.actions} />}
+      </UseSignal>
+    );
+  }
+}
+
+function RunList(props: { model: TrackerModel; actions: IRunListActions }): JSX.Element {
+  const { model, actions } = props;
+  const selected = model.selected;
+  return (
+    <div className="jp-JupyterTracker-runList">
+      <header className="jp-JupyterTracker-header">
+        <h2 className="jp-JupyterTracker-title">Experiment runs</h2>
+        <SearchBox model={model} />
+        <SortControls model={model} />
+      </header>
+      {model.notice && (
+        <div className="jp-JupyterTracker-notice" role="alert">
+          {model.notice}
+        </div>
+      )}
+      {selected.length > 0 && (
+        <div className="jp-JupyterTracker-selection" aria-label="Selected runs">
+          <span>
+            {selected.length} selected
+          </span>
+          <button
+            className="jp-JupyterTracker-button jp-mod-accept"
+            disabled={selected.length < 2}
+            title={selected.length < 2 ? 'Select at least two runs' : ''}
+            onClick={() => actions.compare(selected.map(r => r.run_id))}
+          >
+            Compare {selected.length} runs
+          </button>
+          <button className="jp-JupyterTracker-button" onClick={() => model.clearSelection()}>
+            Clear selection
+          </button>
+        </div>
+      )}
+      <div className="jp-JupyterTracker-groups">
+        {model.loaded && model.groups.length === 0 && !model.notice && <EmptyState model={model} />}
+        {!model.loaded && !model.notice && (
+          <div className="jp-JupyterTracker-empty">Loading runs…</div>
+        )}
+        {model.groups.map(group => (
+          <Group key={group.name} group={group} model={model} actions={actions} />
+        ))}
+      </div>
+    </div>
+  );
+}
+
+function EmptyState(props: { model: TrackerModel }): JSX.Element {
+  const { model } = props;
+  if (model.query) {
+    return <div className="jp-JupyterTracker-empty">No run matches “{model.query}”.</div>;
+  }
+  return (
+    <div className="jp-JupyterTracker-empty">
+      <p>No runs recorded yet.</p>
+      <p>
+        Run a cell starting with <code>%%track NAME</code> (after <code>%load_ext jupyter_tracker</code>):
+        its run appears here within seconds.
+      </p>
+      {model.status && (
+        <p className="jp-JupyterTracker-muted">Store: {model.status.store_path}</p>
+      )}
+    </div>
+  );
+}
+
+function SearchBox(props: { model: TrackerModel }): JSX.Element {
+  const { model } = props;
+  const [text, setText] = React.useState(model.query);
+  React.useEffect(() => {
+    // Typing is smooth: the server is asked once the typing pauses.
+    const timer = setTimeout(() => model.setQuery(text.trim()), 250);
+    return () => clearTimeout(timer);
+  }, [text]);
+  return (
+    <input
+      className="jp-JupyterTracker-search"
+      type="search"
+      aria-label="Search runs"
+      placeholder="Search names, params, tags…"
+      value={text}
+      onChange={event => setText(event.target.value)}
+    />
+  );
+}
+
+function SortControls(props: { model: TrackerModel }): JSX.Element {
+  const { model } = props;
+  const { metrics, params, tags } = model.columns;
+  return (
+    <div className="jp-JupyterTracker-sort">
+      <label>
+        Sort by{' '}
+        <select
+          aria-label="Sort by"
+          value={model.sort}
+          onChange={event => model.setSort(event.target.value)}
+        >
+          {PLAIN_SORTS.map(([value, label]) => (
+            <option key={value} value={value}>
+              {label}
+            </option>
+          ))}
+          {metrics.length > 0 && (
+            <optgroup label="metrics">
+              {metrics.map(m => (
+                <option key={m} value={`metrics.${m}`}>
+                  {m}
+                </option>
+              ))}
+            </optgroup>
+          )}
+          {params.length > 0 && (
+            <optgroup label="params">
+              {params.map(p => (
+                <option key={p} value={`params.${p}`}>
+                  {p}
+                </option>
+              ))}
+            </optgroup>
+          )}
+          {tags.length > 0 && (
+            <optgroup label="tags">
+              {tags.map(t => (
+                <option key={t} value={`tags.${t}`}>
+                  {t}
+                </option>
+              ))}
+            </optgroup>
+          )}
+        </select>
+      </label>
+      <button
+        className="jp-JupyterTracker-button"
+        aria-label={model.order === 'asc' ? 'Ascending order' : 'Descending order'}
+        title="Reverse the order"
+        onClick={() => model.toggleOrder()}
+      >
+        {model.order === 'asc' ? '↑ asc' : '↓ desc'}
+      </button>
+    </div>
+  );
+}
+
+function Group(props: {
+  group: IGroup;
+  model: TrackerModel;
+  actions: IRunListActions;
+}): JSX.Element {
+  const { group, model, actions } = props;
+  const remaining = group.total - group.runs.length;
+  return (
+    <section className="jp-JupyterTracker-group" aria-label={`Experiment ${group.name}`}>
+      <button
+        className="jp-JupyterTracker-groupHeader"
+        aria-expanded={group.expanded}
+        onClick={() => model.toggleGroup(group.name)}
+      >
+        <span className="jp-JupyterTracker-caret">{group.expanded ? '▾' : '▸'}</span>
+        <span className="jp-JupyterTracker-groupName">{group.name}</span>
+        <span className="jp-JupyterTracker-count">{group.total}</span>
+      </button>
+      {group.expanded && (
+        <ul className="jp-JupyterTracker-rows" aria-label={`Runs of ${group.name}`}>
+          {group.runs.map(run => (
+            <RunRow key={run.run_id} run={run} model={model} actions={actions} />
+          ))}
+        </ul>
+      )}
+      {group.expanded && group.error && (
+        <div className="jp-JupyterTracker-notice" role="alert">
+          {group.error}
+        </div>
+      )}
+      {group.expanded && remaining > 0 && (
+        <LoadMore
+          loading={group.loading}
+          remaining={remaining}
+          onLoad={() => void model.loadMore(group.name)}
+        />
+      )}
+    </section>
+  );
+}
+
+/** The end of a group's loaded rows: loads the next page when it scrolls into view. */
+function LoadMore(props: { loading: boolean; remaining: number; onLoad: () => void }): JSX.Element {
+  const ref = React.useRef<HTMLButtonElement>(null);
+  const { onLoad } = props;
+  React.useEffect(() => {
+    const element = ref.current;
+    if (!element || typeof IntersectionObserver === 'undefined') {
+      return;
+    }
+    const observer = new IntersectionObserver(
+      entries => {
+        if (entries.some(entry => entry.isIntersecting)) {
+          onLoad();
+        }
+      },
+      { rootMargin: '400px' }
+    );
+    observer.observe(element);
+    return () => observer.disconnect();
+  });
+  return (
+    <button
+      ref={ref}
+      className="jp-JupyterTracker-loadMore"
+      disabled={props.loading}
+      onClick={onLoad}
+    >
+      {props.loading ? 'Loading…' : `Load more (${props.remaining} more)`}
+    </button>
+  );
+}
+
+function RunRow(props: {
+  run: IRunSummary;
+  model: TrackerModel;
+  actions: IRunListActions;
+}): JSX.Element {
+  const { run, model, actions } = props;
+  const label = `${run.name} ${shortId(run.run_id)}`;
+  return (
+    <li className="jp-JupyterTracker-row" data-run-id={run.run_id}>
+      <input
+        type="checkbox"
+        aria-label={`Select ${label}`}
+        checked={model.isSelected(run.run_id)}
+        onChange={() => model.toggleSelected(run)}
+      />
+      <button
+        className="jp-JupyterTracker-rowMain"
+        aria-label={`Open run ${label}`}
+        title={`Open run ${run.run_id}`}
+        onClick={() => actions.openRun(run.run_id)}
+      >
+        <span className="jp-JupyterTracker-rowTop">
+          <span
+            className={`jp-JupyterTracker-status jp-JupyterTracker-status-${run.status}`}
+            title={run.status}
+            aria-label={run.status}
+          />
+          <span className="jp-JupyterTracker-runName">{run.name}</span>
+          <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
+          {run.hidden_state && !run.hidden_state.clean && (
+            <span className="jp-JupyterTracker-badge jp-mod-warning" title="Hidden state">
+              hidden state
+            </span>
+          )}
+          {run.rerun_of && <span className="jp-JupyterTracker-badge">rerun</span>}
+          <span className="jp-JupyterTracker-ago">{formatAgo(run.start)}</span>
+        </span>
+        <span className="jp-JupyterTracker-rowValues">{rowValues(run, model.sort)}</span>
+      </button>
+    </li>
+  );
+}
+
+/** The sorted-by value first, then a few metrics: what tells runs apart at a glance. */
+function rowValues(run: IRunSummary, sort: string): string {
+  const parts: string[] = [];
+  const [family, ...rest] = sort.split('.');
+  const key = rest.join('.');
+  if (key && family === 'params') {
+    parts.push(`${key}=${formatValue(run.params[key], 24)}`);
+  } else if (key && family === 'tags') {
+    parts.push(`${key}=${formatValue(run.tags[key], 24)}`);
+  } else if (key && family === 'metrics') {
+    parts.push(`${key}=${formatValue(run.metrics[key], 24)}`);
+  }
+  for (const [name, value] of Object.entries(run.metrics)) {
+    if (parts.length >= 3) {
+      break;
+    }
+    if (!(family === 'metrics' && name === key)) {
+      parts.push(`${name}=${formatValue(value, 16)}`);
+    }
+  }
+  if (parts.length === 0) {
+    const params = Object.entries(run.params).slice(0, 2);
+    parts.push(...params.map(([k, v]) => `${k}=${formatValue(v, 16)}`));
+  }
+  return parts.join('  ');
+}
