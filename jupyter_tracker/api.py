@@ -237,7 +237,11 @@ def experiment_summaries(q: str | None = None, db: str | os.PathLike | None = No
 
 
 def run_columns(db: str | os.PathLike | None = None) -> dict[str, list[str]]:
-    """Names of the metrics, params and tags recorded in any run: ``{"metrics": [...], "params": [...], "tags": [...]}``."""
+    """Names of the metrics, params and tags recorded in any run (what a listing can be sorted by).
+
+    >>> run_columns()
+    {'metrics': ['acc', 'f1'], 'params': ['n_estimators'], 'tags': ['model']}
+    """
     return open_store(db, create=False).run_columns()
 
 

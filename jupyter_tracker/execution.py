@@ -238,7 +238,7 @@ def build_replay(run: Run) -> Any:
     calls = _reproduction_calls(run.history)
     notebook.cells = [
         nbformat.v4.new_code_cell(
-            f"# jupyter_tracker: not replayed (it starts reruns or batches of its own):\n"
+            f"# jupyter_tracker: not replayed (it reruns, batches, promotes or rolls back by itself):\n"
             + "\n".join(f"# {line}" for line in source.splitlines())
             if calls.search(source) else source)
         for source in run.history
@@ -246,11 +246,14 @@ def build_replay(run: Run) -> Any:
     return notebook
 
 
-def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
-    """Calls of rerun() or batch() through the names jupyter_tracker was imported as.
+_NOT_REPLAYED = ("rerun", "batch", "promote", "rollback")
 
-    A replay must not start replays of its own: re-executing such a cell would re-run earlier
-    runs again, nested, at every level.
+
+def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
+    """Calls of rerun(), batch(), promote() or rollback() through the names jupyter_tracker was imported as.
+
+    A replay must not start replays of its own (re-executing such a cell would re-run earlier
+    runs again, nested, at every level), nor move the model registry a second time.
     """
     modules, functions = {"jupyter_tracker"}, set()
     for source in history:
@@ -258,11 +261,12 @@ def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
         for names in re.findall(r"^\s*from\s+jupyter_tracker(?:\.api)?\s+import\s+\(?([\w\s,]+)", source, re.M):
             for item in names.split(","):
                 parts = item.split()
-                if parts and parts[0] in ("rerun", "batch"):
+                if parts and parts[0] in _NOT_REPLAYED:
                     functions.add(parts[-1])
-    alternatives = [rf"\b{re.escape(m)}\s*\.\s*(?:rerun|batch)\s*\(" for m in modules]
+    names = "|".join(_NOT_REPLAYED)
+    alternatives = [rf"\b{re.escape(m)}\s*\.\s*(?:{names})\s*\(" for m in modules]
     alternatives += [rf"(?<![\w.]){re.escape(f)}\s*\(" for f in functions]
-    alternatives.append(r"^\s*!\s*jupyter[- ]tracker\s+(?:rerun|batch)\b")
+    alternatives.append(rf"^\s*!\s*jupyter[- ]tracker\s+(?:{names})\b")
     return re.compile("|".join(alternatives), re.M)
 
 

@@ -74,9 +74,10 @@ def plot_metric(
     ``metric`` is a metric name (``"acc"`` or ``"metrics.acc"``). ``by`` is a param name
     (``"n_estimators"`` or ``"params.n_estimators"``): numeric params give a scatter of the
     runs and a line through the mean at each value (on a log axis when the positive values
-    span a factor of 100 or more); other params one column of points per value. ``runs`` picks the runs: ``None`` (every run of ``experiment``), run ids or unique
-    prefixes, or a DataFrame shaped like :func:`runs` (used as is, no store read). Runs
-    without a value are left out and counted on the chart.
+    span a factor of 100 or more); other params one column of points per value. ``runs``
+    picks the runs: ``None`` (every run of ``experiment``, oldest first), run ids or unique
+    prefixes (in that order), or a DataFrame shaped like :func:`runs` (used as is, in its
+    order, no store read). Runs without a value are left out and counted on the chart.
 
     >>> plot_metric("acc", by="max_depth", experiment="churn").savefig("acc_by_depth.png")
     """
@@ -194,6 +195,8 @@ def plot_series(
                 markersize=3, label=f"{run.short_id} {run.name}")
     if not_finite:
         notes.append(f"{_count(not_finite, 'infinite value')} not drawn")
+    if all(len(points) <= 1 for _, points in series):
+        notes.append(f"one point per run: {name} was not logged as a series (log_metric(..., step=))")
     if missing:
         notes.append(f"no {name} in {', '.join(missing)}")
     ax.set_xlabel("point (no step logged)" if without_steps else "step")

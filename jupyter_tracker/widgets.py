@@ -38,7 +38,7 @@ from .errors import AmbiguousRunId, RunNotFound, TrackerError
 PAGE_SIZES = (25, 50, 100, 200)
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start", "duration"]
 COMPARE_TAB, CHARTS_TAB = 0, 1
-CHART_DPI = 80
+CHART_DPI = 90
 HINT_STYLE = "color:#666;padding:4px"
 
 
@@ -98,10 +98,12 @@ class RunsPanel(widgets.VBox):
 
         layout = widgets.Layout
         self.title = widgets.HTML()
-        self.refresh_button = widgets.Button(description="refresh", icon="refresh", tooltip="reload runs from the store",
-                                             layout=layout(width="110px"))
-        self.text_filter = widgets.Text(placeholder="filter: words anywhere in a run (id, name, alpha=0.1, model=rf…)",
-                                        layout=layout(flex="2 1 auto"))
+        self.refresh_button = widgets.Button(description="refresh", icon="refresh",
+                                             tooltip="reload runs from the store", layout=layout(width="110px"))
+        self.text_filter = widgets.Text(
+            placeholder="filter: words anywhere in a run (id, name, alpha=0.1, model=rf…)",
+            layout=layout(flex="2 1 auto"),
+        )
         self.experiment_filter = widgets.Dropdown(description="experiment", options=[("all", ALL)], value=ALL,
                                                   layout=layout(flex="1 1 auto"))
         self.name_filter = widgets.Dropdown(description="name", options=[("all", ALL)], value=ALL,
@@ -126,14 +128,19 @@ class RunsPanel(widgets.VBox):
         self.x_axis = widgets.Dropdown(description="x axis", options=[("run", ALL)], value=ALL,
                                        layout=layout(width="260px"))
         self.metric_caption = widgets.HTML()
-        self.metric_chart = widgets.Image(format="png", layout=layout(max_width="100%"))
+        # Charts keep their own size (not stretched to the panel's width, which blurs them).
+        self.metric_chart = widgets.Image(format="png", layout=layout(max_width="100%", align_self="flex-start"))
         self.series_caption = widgets.HTML()
-        self.series_chart = widgets.Image(format="png", layout=layout(max_width="100%"))
+        self.series_chart = widgets.Image(format="png", layout=layout(max_width="100%", align_self="flex-start"))
         self.details = widgets.Tab(
             children=[
                 self.comparison,
-                widgets.VBox([widgets.HBox([self.metric, self.x_axis]), self.metric_caption, self.metric_chart,
-                              self.series_caption, self.series_chart]),
+                widgets.VBox([
+                    widgets.HBox([self.metric, self.x_axis]),
+                    widgets.HBox([widgets.VBox([self.metric_caption, self.metric_chart]),
+                                  widgets.VBox([self.series_caption, self.series_chart])],
+                                 layout=layout(flex_flow="row wrap", grid_gap="16px")),
+                ]),
             ],
             titles=("compare", "charts"),
         )
@@ -168,7 +175,11 @@ class RunsPanel(widgets.VBox):
 
     # ------------------------------------------------------------ public
     def refresh(self) -> None:
-        """Reload the runs from the store, keeping the filters, sort, page and selection."""
+        """Reload the runs from the store, keeping the filters, sort, page and selection
+        (what the refresh button does; runs recorded in this kernel need no refresh).
+
+        >>> p.refresh()
+        """
         self._refresh_pending = False
         try:
             frame = api.runs(db=self.db)
@@ -196,6 +207,10 @@ class RunsPanel(widgets.VBox):
         self._show_selection()
 
     def clear_selection(self) -> None:
+        """Unselect every run (the clear selection button).
+
+        >>> p.clear_selection()
+        """
         self.selected = []
         self._render_page()
         self._show_selection()
@@ -207,7 +222,10 @@ class RunsPanel(widgets.VBox):
         self.go_to_page(self.page - 1)
 
     def go_to_page(self, page: int) -> None:
-        """Show page ``page`` (0-based, clamped to the pages there are)."""
+        """Show page ``page`` (0-based, clamped to the pages there are).
+
+        >>> p.go_to_page(p.page_count - 1)  # the last page
+        """
         self.page = max(0, min(page, self.page_count - 1))
         self._render_page()
 
@@ -222,7 +240,10 @@ class RunsPanel(widgets.VBox):
         return self.view.iloc[start:start + self.page_size.value]
 
     def close(self) -> None:
-        """Stop listening for new runs and close the panel's widgets."""
+        """Stop listening for new runs and close the panel's widgets.
+
+        >>> p.close()
+        """
         getattr(self, "_stop_listening", lambda: None)()
         for child in self._descendants():
             child.close()
@@ -377,7 +398,14 @@ class RunsPanel(widgets.VBox):
             self.update_charts()
 
     def update_charts(self) -> None:
-        """Draw the charts for the current selection (or, with none, the runs matching the filters)."""
+        """Draw the charts for the current selection (or, with none, the runs matching the filters).
+
+        The charts tab calls this when it is shown and something changed; call it to draw them
+        without opening the tab.
+
+        >>> p.update_charts(); bytes(p.metric_chart.value[:4])
+        b'\\x89PNG'
+        """
         from .plots import figure_png, plot_metric, plot_series
 
         self._charts_stale = False
@@ -401,7 +429,8 @@ class RunsPanel(widgets.VBox):
             self.metric_caption.value += _error_html(error)
             self.metric_chart.value = b""
         if not self.selected:
-            self.series_caption.value = f"<div style='{HINT_STYLE}'>select runs to see their {escape(metric)} by step</div>"
+            self.series_caption.value = (f"<div style='{HINT_STYLE}'>select runs to see their "
+                                         f"{escape(metric)} by step</div>")
             self.series_chart.value = b""
             return
         self.series_caption.value = f"<b>{escape(metric)} by step</b> for {escape(whose)}"

@@ -158,3 +158,12 @@ def damage_all_but_schema(path: Path) -> None:
         if page not in keep:
             data[(page - 1) * page_size:page * page_size] = b"\xff" * page_size
     path.write_bytes(bytes(data))
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
+    """Keep each phase's report on the test item, so a fixture can tell that its test failed
+    (the browser tests save a screenshot then)."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report

@@ -13,7 +13,8 @@ OWNERS = {
     "sqlite_utils": "store/",
     "tornado": "server/",
     "jupyter_server": "server/",
-    "papermill": "rerun.py",
+    # rerun() and batch() are public functions, so their papermill engine is execution.py, not rerun.py.
+    "papermill": "execution.py",
 }
 
 

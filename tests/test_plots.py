@@ -107,6 +107,7 @@ def test_one_run_and_no_runs_are_drawn_without_errors(tracker_db):
         assert_renders(fig)
     assert list(plot_metric("acc", runs=[only]).axes[0].get_lines()[0].get_ydata()) == [0.5]
     assert "no runs selected" in notes(plot_series([], "loss"))
+    assert "one point per run: loss was not logged as a series" in notes(plot_series(only, "loss"))
 
 
 def test_a_metric_that_is_never_finite_says_so(tracker_db):

@@ -278,9 +278,11 @@ def test_the_replay_comments_out_cells_that_start_reruns_of_their_own():
     from jupyter_tracker.execution import build_replay
 
     history = ["import jupyter_tracker as jt", "%%track first\nacc = 0.5",
-               "verdict = jt.rerun('abcd')", "for batch in range(3):\n    pass", "%%track second\nacc = 0.7"]
+               "verdict = jt.rerun('abcd')", "for batch in range(3):\n    pass", "jt.promote('ab12')",
+               "%%track second\nacc = 0.7"]
     run = jt.Run(run_id="ab" * 16, experiment="default", name="second", status="finished", start=0.0, end=1.0,
                  duration=1.0, source="cell", history=history)
     cells = [c.source for c in build_replay(run).cells]
     assert cells[2].startswith("# jupyter_tracker: not replayed") and "# verdict = jt.rerun('abcd')" in cells[2]
-    assert cells[:2] == history[:2] and cells[3:] == history[3:]
+    assert cells[4].startswith("# jupyter_tracker: not replayed") and "# jt.promote('ab12')" in cells[4]
+    assert cells[:2] == history[:2] and cells[3] == history[3] and cells[5] == history[5]

@@ -33,13 +33,6 @@ def jp_server_config(tracker_db: Path) -> Config:
 
 
 @pytest.fixture
-def store(tracker_db: Path) -> Store:
-    store = Store(tracker_db)
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def fetch(jp_fetch, jp_asyncio_loop):
     """``fetch("runs", params=...)``: a request to /jupyter-tracker/api/..., answered whatever its status."""
 

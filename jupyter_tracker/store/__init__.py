@@ -786,9 +786,12 @@ def _run_filter(experiment: str | None, q: str | None) -> tuple[str, list[Any]]:
             params = f"r.run_id IN (SELECT run_id FROM params WHERE key {like} OR value {like})"
             tags = f"r.run_id IN (SELECT run_id FROM tags WHERE key {like} OR value {like})"
         else:
-            params = f"EXISTS (SELECT 1 FROM params AS p WHERE p.run_id = r.run_id AND (p.key {like} OR p.value {like}))"
+            params = ("EXISTS (SELECT 1 FROM params AS p WHERE p.run_id = r.run_id"
+                      f" AND (p.key {like} OR p.value {like}))")
             tags = f"EXISTS (SELECT 1 FROM tags AS t WHERE t.run_id = r.run_id AND (t.key {like} OR t.value {like}))"
-        where.append(f"(r.name {like} OR r.experiment {like} OR r.status {like} OR r.run_id {like} OR {params} OR {tags})")
+        where.append(
+            f"(r.name {like} OR r.experiment {like} OR r.status {like} OR r.run_id {like} OR {params} OR {tags})"
+        )
         contains = f"%{word}%"
         args.extend([contains, contains, contains, f"{word.lower()}%", contains, contains, contains, contains])
     return (f"WHERE {' AND '.join(where)}" if where else ""), args
