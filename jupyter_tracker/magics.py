@@ -181,7 +181,7 @@ class TrackerMagics(Magics):
         print(f"seeded {', '.join(generators)} with {args.seed}")
 
     def _do_panel(self, args: Any) -> Any:
-        from .widgets import panel  # ipywidgets and matplotlib load only when a panel is asked for
+        from .widgets import panel  # ipywidgets loads only when a panel is asked for (matplotlib: its first chart)
 
         return panel(experiment=args.experiment)
 

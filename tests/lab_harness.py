@@ -57,8 +57,8 @@ def free_port() -> int:
 def start_lab(workdir: Path, db: Path) -> Iterator[Lab]:
     """JupyterLab on ``workdir/root`` showing the store ``db`` (kernels it starts record there too).
 
-    Its settings and workspaces live in ``workdir``: no news toast, and every page load starts
-    from a fresh layout.
+    Its settings and workspaces live in ``workdir``: no news toast, no kernel dialog (a notebook starts
+    its kernel), and every page load starts from a fresh layout.
     """
     root, settings, workspaces = workdir / "root", workdir / "settings", workdir / "workspaces"
     for folder in (root, settings, workspaces):
@@ -66,6 +66,9 @@ def start_lab(workdir: Path, db: Path) -> Iterator[Lab]:
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True, exist_ok=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+    docmanager = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
+    docmanager.parent.mkdir(parents=True, exist_ok=True)
+    docmanager.write_text(json.dumps({"autoStartDefaultKernel": True}))  # no "Select Kernel" dialog
     token, port = secrets.token_hex(16), free_port()
     log = workdir / "lab.log"
     env = {**os.environ, "JUPYTER_TRACKER_DB": str(db), "PYTHONHASHSEED": "0"}

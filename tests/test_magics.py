@@ -70,16 +70,17 @@ def test_bad_input_gives_one_usage_error_line(kernel):
 def test_ambiguous_prefix_names_the_candidates(kernel, tracker_db):
     from jupyter_tracker.store import Store
 
-    for _ in range(40):
-        kernel.run("%%track many\nx = 1")
-    ids = Store(tracker_db).runs_frame()["run_id"].tolist()
-    first_chars = {}
+    # Given two runs whose ids share the prefix 'abc' (chosen, so the test never depends on chance)
+    store = Store(tracker_db)
+    ids = ["abc0" + "0" * 28, "abc1" + "0" * 28]
     for run_id in ids:
-        first_chars.setdefault(run_id[0], []).append(run_id)
-    prefix, matching = next((c, r) for c, r in first_chars.items() if len(r) > 1)
-    message = usage_error(kernel.run(f"%track show {prefix}", allow_error=True))
-    assert f"run id prefix '{prefix}' is ambiguous" in message
-    assert matching[0][:12] in message
+        store.begin_run(run_id, "default", "chosen", "script", 1_700_000_000.0)
+    store.close()
+    # When a magic is given that prefix
+    message = usage_error(kernel.run("%track show abc", allow_error=True))
+    # Then one usage error names both candidates
+    assert "run id prefix 'abc' is ambiguous" in message
+    assert ids[0][:12] in message and ids[1][:12] in message
 
 
 def test_help_lists_every_subcommand(kernel):
