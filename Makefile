@@ -5,14 +5,16 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint clean
+.PHONY: demo test install lint clean lab screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-# Installed marker: reinstall when the package metadata changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
+# Installed marker: reinstall when the package metadata or the sidebar's sources change (the install
+# builds labextension/ with jlpm, from the committed yarn.lock; see pyproject.toml).
+SIDEBAR_SOURCES := labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/src/*/*.tsx)
+$(VENV)/.installed: pyproject.toml $(SIDEBAR_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test]"
 	touch $@
 
@@ -22,6 +24,25 @@ $(VENV)/.torch: | $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+# The browser tests (tests/test_sidebar.py) drive Debian's chromium: without it they fail, never skip.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	$(SUDO) apt-get install -y -qq chromium
+
+# JupyterLab on notebooks/ with the sidebar. Its store, like the kernels', is the nearest
+# .jupyter_tracker/tracker.db above notebooks/ (created there on the first run) unless JUPYTER_TRACKER_DB is set.
+LAB_ARGS ?=
+lab: install
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+
+# The README's pictures of the sidebar, taken from the real UI (docs/screenshots.py).
+screenshots: install $(CHROMIUM)
+	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	$(BIN)/python docs/screenshots.py
 
 demo: install
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)
@@ -41,7 +62,7 @@ demo: install
 		--grid n_estimators=10,50 --repeat 2 --workers 2 --output-dir $(DEMO_DIR)/batch --html $(DEMO_DIR)/batch-report.html
 	@echo; $(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db doctor
 
-test: install $(VENV)/.torch
+test: install $(VENV)/.torch $(CHROMIUM)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbval-lax notebooks

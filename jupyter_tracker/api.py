@@ -126,7 +126,7 @@ def start_run(
     ...     log_metric("acc", 0.9)
     >>> run.run_id
     """
-    from .capture.env import EnvironmentProbe
+    from .capture.env import shared_probe
     from .capture.seeds import seed_hooks
 
     recorder = Recorder(open_store(db), name, experiment, source="script", tags=tags)
@@ -145,7 +145,7 @@ def start_run(
     finally:
         recorder.warnings.extend(seeds.end())
         code = _script_source()
-        recorder.finish(status, error, code=code, history=[code], environment=EnvironmentProbe().snapshot())
+        recorder.finish(status, error, code=code, history=[code], environment=shared_probe().snapshot())
 
 
 def _script_source() -> str:

@@ -247,6 +247,9 @@ class CellSummary:
     def __repr__(self) -> str:
         return self.text()
 
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+
     def _repr_html_(self) -> str:
         run = self.run
         colour = STATUS_COLOURS.get(run.status, "#555")

@@ -66,9 +66,9 @@ def start_lab(workdir: Path, db: Path) -> Iterator[Lab]:
     notification = settings / "@jupyterlab" / "apputils-extension" / "notification.jupyterlab-settings"
     notification.parent.mkdir(parents=True, exist_ok=True)
     notification.write_text(json.dumps({"fetchNews": "false", "checkForUpdates": False}))
-    docmanager = settings / "@jupyterlab" / "docmanager-extension" / "plugin.jupyterlab-settings"
-    docmanager.parent.mkdir(parents=True, exist_ok=True)
-    docmanager.write_text(json.dumps({"autoStartDefaultKernel": True}))  # no "Select Kernel" dialog
+    notebook_settings = settings / "@jupyterlab" / "notebook-extension" / "tracker.jupyterlab-settings"
+    notebook_settings.parent.mkdir(parents=True, exist_ok=True)
+    notebook_settings.write_text(json.dumps({"autoStartDefaultKernel": True}))  # no "Select Kernel" dialog
     token, port = secrets.token_hex(16), free_port()
     log = workdir / "lab.log"
     env = {**os.environ, "JUPYTER_TRACKER_DB": str(db), "PYTHONHASHSEED": "0"}

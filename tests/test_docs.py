@@ -35,3 +35,15 @@ def test_every_magic_subcommand_and_cell_option_is_documented():
     for action in track_cell.parser._actions:
         for option in action.option_strings:
             assert option in README, f"%%track {option}"
+
+
+def test_every_rest_route_and_make_lab_are_documented():
+    from jupyter_tracker.server.handlers import ROUTES
+
+    for path, _, handler in ROUTES:
+        for method in ("get", "post", "put", "patch", "delete"):
+            if method in vars(handler):
+                assert f"{method.upper()} /jupyter-tracker/api/{path}" in README, f"{method.upper()} {path}"
+    assert "make lab" in README
+    for picture in ("docs/sidebar.png", "docs/compare.png"):
+        assert f"]({picture})" in README and (Path(__file__).resolve().parent.parent / picture).is_file()

@@ -5,9 +5,9 @@ import * as React from 'react';
 
 import { formatNumber, runColour } from './format';
 
-const WIDTH = 360;
+const WIDTH = 300;
 const ROW = 22;
-const LABEL = 110;
+const LABEL = 100;
 
 export interface IBar {
   label: string;
@@ -22,7 +22,7 @@ export function BarChart(props: { title: string; bars: IBar[] }): JSX.Element {
   const low = Math.min(0, ...values);
   const high = Math.max(0, ...values);
   const span = high - low || 1;
-  const plot = WIDTH - LABEL - 70;
+  const plot = WIDTH - LABEL - 64;
   const x = (v: number) => LABEL + ((v - low) / span) * plot;
   const height = bars.length * ROW + 8;
   return (

@@ -85,19 +85,6 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
         openRun={openRun}
         onlyDiffering={onlyDiffering}
       />
-      {sections.map(([title, rows]) => (
-        <CompareTable
-          key={title}
-          title={title}
-          rows={rows}
-          labels={labels}
-          runIds={comparison.runs}
-          openRun={openRun}
-          onlyDiffering={onlyDiffering}
-          summary={`${differing(rows)} of ${rows.length} differ`}
-        />
-      ))}
-
       <section className="jp-JupyterTracker-section" aria-label="Charts">
         <h2>Charts</h2>
         <div className="jp-JupyterTracker-charts">
@@ -115,6 +102,19 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
         </div>
         <StepSeries comparison={comparison} labels={labels} />
       </section>
+
+      {sections.map(([title, rows]) => (
+        <CompareTable
+          key={title}
+          title={title}
+          rows={rows}
+          labels={labels}
+          runIds={comparison.runs}
+          openRun={openRun}
+          onlyDiffering={onlyDiffering}
+          summary={`${differing(rows)} of ${rows.length} differ`}
+        />
+      ))}
 
       <section className="jp-JupyterTracker-section" aria-label="Code">
         <h2>Code</h2>

@@ -1,0 +1,646 @@
+"""The benchmark cases of issue 7: jupyter_tracker against MLflow (SQLite backend), side by side.
+
+Each function takes the suite's ``Context`` and returns a ``Case``: its rows (one per method,
+timed interleaved with the others), and the issue's targets checked against them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness import Case, Kernel, Row, Samples, Target, interleave
+
+PARAMS = {"n_estimators": 200, "max_depth": 8, "learning_rate": 0.05, "subsample": 0.8, "colsample": 0.9,
+          "min_child": 3, "reg_alpha": 0.0, "reg_lambda": 1.0, "objective": "binary", "seed": 7}
+METRICS = {"acc": 0.91, "f1": 0.88, "auc": 0.95, "loss": 0.31, "precision": 0.9}
+
+
+@dataclass
+class Context:
+    work: Path  # a temporary folder: every store, notebook and MLflow database of the run
+    quick: bool  # smaller sizes and fewer repetitions, to try the suite out (not for results)
+
+    def pick(self, full: Any, quick: Any) -> Any:
+        return quick if self.quick else full
+
+    def env(self, **extra: str) -> dict[str, str]:
+        return {**os.environ, **extra}
+
+
+def mlflow_at(ctx: Context, name: str) -> tuple[Any, Any, str]:
+    """MLflow on its SQLite backend in the work folder: (mlflow, client, experiment id)."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{ctx.work / f'mlflow-{name}.db'}")
+    experiment = mlflow.set_experiment(name)
+    return mlflow, MlflowClient(), experiment.experiment_id
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.2f} ms"
+
+
+# ---------------------------------------------------------------- 1. recording a run (Python API)
+def record_run(ctx: Context) -> Case:
+    import jupyter_tracker as jt
+    from mlflow.entities import Metric, Param
+
+    mlflow, client, _ = mlflow_at(ctx, "record")
+    db = ctx.work / "record.db"
+
+    def jupyter_tracker() -> None:
+        with jt.start_run("bench", experiment="bench", db=db):
+            for key, value in PARAMS.items():
+                jt.log_param(key, value)
+            for key, value in METRICS.items():
+                jt.log_metric(key, value)
+
+    def mlflow_batch() -> None:
+        with mlflow.start_run() as run:
+            now = int(time.time() * 1000)
+            client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in METRICS.items()],
+                             params=[Param(k, str(v)) for k, v in PARAMS.items()])
+
+    def mlflow_calls() -> None:
+        with mlflow.start_run():
+            for key, value in PARAMS.items():
+                mlflow.log_param(key, value)
+            for key, value in METRICS.items():
+                mlflow.log_metric(key, value)
+
+    samples = interleave({"jt": jupyter_tracker, "batch": mlflow_batch, "calls": mlflow_calls},
+                         rounds=ctx.pick(40, 8), warmup=3)
+    case = Case("record_run", "Record one run of 10 params and 5 final metrics (Python API)", [
+        Row("jupyter_tracker start_run + log_param/log_metric", "jupyter_tracker", samples["jt"],
+            note="one transaction at the end; the run row is written at the start"),
+        Row("MLflow start_run + one log_batch", "mlflow", samples["batch"]),
+        Row("MLflow start_run + log_param/log_metric per call", "mlflow", samples["calls"]),
+    ])
+    jt_median, batch = samples["jt"].median, samples["batch"].median
+    case.targets.append(Target("at most 1/10 of MLflow's batch-API time",
+                               f"{_ms(jt_median)} vs {_ms(batch)}: 1/{batch / jt_median:.0f}",
+                               jt_median <= batch / 10))
+    return case
+
+
+# ---------------------------------------------------------------- 2. %%track in a real kernel
+CELL = "\n".join([*(f"{k} = {v!r}" for k, v in PARAMS.items()), *(f"{k} = {v!r}" for k, v in METRICS.items())])
+MLFLOW_CELL = CELL + (
+    "\nwith mlflow.start_run():\n"
+    f"    mlflow.log_params({{{', '.join(f'{k!r}: {k}' for k in PARAMS)}}})\n"
+    f"    mlflow.log_metrics({{{', '.join(f'{k!r}: {k}' for k in METRICS)}}})\n"
+)
+
+
+def track_cell(ctx: Context) -> Case:
+    folder = ctx.work / "kernel"
+    folder.mkdir()
+    env = ctx.env(JUPYTER_TRACKER_DB=str(folder / "tracker.db"))
+    kernel = Kernel(str(folder), env)
+    try:
+        kernel.execute("%load_ext jupyter_tracker")
+        kernel.execute(f"import mlflow\nmlflow.set_tracking_uri({'sqlite:///' + str(folder / 'mlflow.db')!r})\n"
+                       "mlflow.set_experiment('bench');")
+        cells = {
+            "plain": CELL,
+            "jt": "%%track bench --experiment bench\n" + CELL,
+            "mlflow": MLFLOW_CELL,
+            "trivial": "x = 1",
+            "jt_trivial": "%%track trivial\nx = 1",
+        }
+        _, outputs = kernel.execute(cells["jt"])
+        shown = [m for m in outputs if m["msg_type"] == "display_data"]
+        assert shown and "10 params" in shown[0]["content"]["data"]["text/plain"], outputs
+        methods = {name: (lambda code=code: kernel.execute(code)[0]) for name, code in cells.items()}
+        samples = interleave(methods, rounds=ctx.pick(120, 20), warmup=5)
+        history = int(kernel.value("print(len(get_ipython().history_manager.input_hist_raw))"))
+    finally:
+        kernel.close()
+
+    def added(name: str, base: str) -> Samples:
+        # Rounds ran the cells back to back, so each round's difference pairs cells under the same load.
+        return Samples([t - p for t, p in zip(samples[name].values, samples[base].values)])
+
+    jt_added, mlflow_added, trivial_added = added("jt", "plain"), added("mlflow", "plain"), added("jt_trivial", "trivial")
+    case = Case("track_cell", "Record a cell of 10 params and 5 metrics in a real kernel: time added to the cell", [
+        Row("jupyter_tracker %%track (added)", "jupyter_tracker", jt_added,
+            note="includes the HTML + text summary sent to the notebook"),
+        Row("MLflow start_run + log_params + log_metrics in the cell (added)", "mlflow", mlflow_added),
+        Row("jupyter_tracker %%track on `x = 1` (added)", "jupyter_tracker", trivial_added),
+        Row("the untracked cell itself (request to idle)", "reference", samples["plain"]),
+    ], notes=[f"timed at the client, execute request to idle, over ZMQ; {len(samples['plain'].values)} rounds; "
+              f"the kernel's history held {history} cells at the end"])
+    case.targets.append(Target("the %%track added cost at most 3 ms median for a trivial cell",
+                               f"{_ms(jt_added.median)} (x = 1: {_ms(trivial_added.median)})",
+                               max(jt_added.median, trivial_added.median) <= 3e-3))
+    return case
+
+
+# ---------------------------------------------------------------- 3. a step series
+def step_series(ctx: Context) -> Case:
+    import jupyter_tracker as jt
+    from mlflow.entities import Metric
+
+    points = ctx.pick(100_000, 20_000)
+    mlflow, client, _ = mlflow_at(ctx, "series")
+    db = ctx.work / "series.db"
+    values = [1.0 / (step + 1) for step in range(points)]
+
+    def jupyter_tracker() -> None:
+        with jt.start_run("series", experiment="bench", db=db):
+            for step, value in enumerate(values):
+                jt.log_metric("loss", value, step=step)
+
+    def mlflow_batch() -> None:
+        with mlflow.start_run() as run:
+            now = int(time.time() * 1000)
+            for start in range(0, points, 1000):  # MLflow takes at most 1,000 metrics per log_batch
+                client.log_batch(run.info.run_id, metrics=[
+                    Metric("loss", values[step], now, step) for step in range(start, min(points, start + 1000))])
+
+    samples = interleave({"jt": jupyter_tracker, "mlflow": mlflow_batch}, rounds=ctx.pick(3, 2), warmup=0)
+    case = Case("step_series", f"A step series of {points:,} points for one metric", [
+        Row("jupyter_tracker log_metric(step=) per point", "jupyter_tracker", samples["jt"], points, "points/s",
+            note="points are buffered and written in the run's one transaction"),
+        Row("MLflow log_batch, 1,000 points a call", "mlflow", samples["mlflow"], points, "points/s"),
+    ])
+    rate = points / samples["jt"].median
+    case.targets.append(Target("at least 100,000 points/s", f"{rate:,.0f} points/s", rate >= 100_000))
+    return case
+
+
+# ---------------------------------------------------------------- 4. runs into a DataFrame, the sidebar page
+def _clone_runs(path: Path, run_table: str, id_column: str, tables: list[str], copies: int,
+                new_id: str, time_column: str, time_step: float) -> None:
+    """Copy every run of a store ``copies`` times under fresh ids, rows of ``tables`` included.
+
+    The rows are the ones the tool itself wrote (through its API) for the first runs: only ids
+    and start times differ, so a store of 10,000 runs is made in seconds, not minutes.
+    """
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("BEGIN")
+        originals = [r for (r,) in conn.execute(f"SELECT {id_column} FROM {run_table}")]
+        conn.execute("CREATE TEMP TABLE idmap (old TEXT, new TEXT, shift REAL)")
+        conn.executemany("INSERT INTO idmap VALUES (?, ?, ?)", [
+            (old, None, (copy + 1) * len(originals) * time_step) for copy in range(copies) for old in originals])
+        conn.execute(f"UPDATE idmap SET new = {new_id}")
+        for table in [run_table, *tables]:
+            columns = [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]
+            select = ", ".join(
+                "m.new" if c == id_column else (f"t.{c} + m.shift" if table == run_table and c == time_column
+                                                else f"t.{c}") for c in columns)
+            conn.execute(f"INSERT INTO {table} ({', '.join(columns)}) SELECT {select} FROM {table} AS t"
+                         f" JOIN idmap AS m ON m.old = t.{id_column}")
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def runs_frame(ctx: Context) -> list[Case]:
+    import jupyter_tracker as jt
+    from jupyter_tracker import api
+    from mlflow.entities import Metric, Param
+
+    base = ctx.pick(1000, 200)
+    sizes = [base, base * 10]
+    mlflow, client, experiment_id = mlflow_at(ctx, "runs")
+    jt_dbs, mlflow_dbs = {}, {}
+    started = time.perf_counter()
+    first = ctx.work / f"runs-{base}.db"
+    for i in range(base):  # both tools record the first runs through their own APIs
+        params = {**PARAMS, "seed": i}
+        metrics = {k: v + i * 1e-4 for k, v in METRICS.items()}
+        with jt.start_run("train", experiment="bench", db=first):
+            jt.log_params(params)
+            jt.log_metrics(metrics)
+        with mlflow.start_run() as run:
+            now = int(time.time() * 1000)
+            client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                             params=[Param(k, str(v)) for k, v in params.items()])
+    populate_api = time.perf_counter() - started
+    jt_dbs[base], mlflow_dbs[base] = first, ctx.work / "mlflow-runs.db"
+    big = base * 10
+    jt_dbs[big], mlflow_dbs[big] = ctx.work / f"runs-{big}.db", ctx.work / f"mlflow-runs-{big}.db"
+    api.open_store(first).close()
+    api._stores.clear()  # the copy below must see a checkpointed file, and later opens a fresh connection
+    shutil.copy(first, jt_dbs[big])
+    shutil.copy(mlflow_dbs[base], mlflow_dbs[big])
+    _clone_runs(jt_dbs[big], "runs", "run_id", ["params", "tags", "seeds", "latest_metrics", "metrics"], 9,
+                "lower(hex(randomblob(16)))", "start_time", 0.001)
+    _clone_runs(mlflow_dbs[big], "runs", "run_uuid", ["params", "tags", "latest_metrics", "metrics"], 9,
+                "lower(hex(randomblob(16)))", "start_time", 1)
+    note = (f"the first {base:,} runs of each store were recorded through each tool's API ({populate_api:.0f} s for "
+            f"both), the {big:,}-run stores copy them under new ids")
+
+    cases = []
+    frames = {}
+    for size in sizes:
+        uri = f"sqlite:///{mlflow_dbs[size]}"
+
+        def jupyter_tracker(size: int = size) -> None:
+            frames["jt"] = jt.runs(db=jt_dbs[size])
+
+        def mlflow_search(uri: str = uri) -> None:
+            mlflow.set_tracking_uri(uri)
+            frames["mlflow"] = mlflow.search_runs(experiment_ids=[experiment_id])
+
+        samples = interleave({"jt": jupyter_tracker, "mlflow": mlflow_search},
+                             rounds=ctx.pick(7 if size == base else 5, 3), warmup=1)
+        assert len(frames["jt"]) == size and len(frames["mlflow"]) == size, (len(frames["jt"]), len(frames["mlflow"]))
+        case = Case(f"runs_frame_{size}", f"{size:,} stored runs (10 params, 5 metrics each) into a pandas DataFrame", [
+            Row("jupyter_tracker runs()", "jupyter_tracker", samples["jt"]),
+            Row("MLflow search_runs()", "mlflow", samples["mlflow"]),
+        ], notes=[note, f"frames: {frames['jt'].shape[1]} and {frames['mlflow'].shape[1]} columns"])
+        if size == big:
+            jt_median, other = samples["jt"].median, samples["mlflow"].median
+            case.targets.append(Target(f"{big:,} runs: at most 0.3 s", f"{jt_median:.3f} s", jt_median <= 0.3))
+            case.targets.append(Target(f"{big:,} runs: at least 20 times faster than search_runs",
+                                       f"{other / jt_median:.0f}x", other / jt_median >= 20))
+        cases.append(case)
+
+    cases.append(_sidebar_page(ctx, jt_dbs[big], mlflow_dbs[big], experiment_id, big))
+    return cases
+
+
+def _sidebar_page(ctx: Context, db: Path, mlflow_db: Path, experiment_id: str, size: int) -> Case:
+    import dataclasses
+
+    import mlflow
+    from jupyter_tracker import api
+    from mlflow.tracking import MlflowClient
+
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_db}")
+    client = MlflowClient()
+    pages = {}
+
+    def jupyter_tracker() -> None:
+        # What the sidebar's GET /jupyter-tracker/api/runs does on the server: the query and the JSON.
+        page = api.runs_page(sort="metrics.acc", order="desc", limit=50, db=db)
+        pages["jt"] = json.dumps(dataclasses.asdict(page), default=str)
+
+    def mlflow_page() -> None:
+        pages["mlflow"] = client.search_runs([experiment_id], order_by=["metrics.acc DESC"], max_results=50)
+
+    samples = interleave({"jt": jupyter_tracker, "mlflow": mlflow_page}, rounds=ctx.pick(30, 5), warmup=2)
+    assert len(pages["mlflow"]) == 50 and len(json.loads(pages["jt"])["runs"]) == 50
+    rows = [
+        Row("jupyter_tracker runs_page(sort=metrics.acc, limit=50) + JSON", "jupyter_tracker", samples["jt"]),
+        Row("MLflow search_runs(order_by=metrics.acc DESC, max_results=50)", "mlflow", samples["mlflow"]),
+    ]
+    notes = [f"{size:,} runs in the store"]
+    http = _sidebar_http(ctx, db, rounds=ctx.pick(30, 5))
+    if isinstance(http, str):
+        notes.append(f"real HTTP request not timed: {http}")
+    else:
+        rows.append(Row("jupyter_tracker GET /jupyter-tracker/api/runs, server time (Server-Timing)",
+                        "jupyter_tracker", http[0], note="jupyter_server on loopback, token auth"))
+        rows.append(Row("jupyter_tracker GET /jupyter-tracker/api/runs, round trip at the client", "reference", http[1]))
+    case = Case("sidebar_page", f"The sidebar's first page: 50 of {size:,} runs sorted by a metric", rows, notes=notes)
+    server = http[0].median if not isinstance(http, str) else samples["jt"].median
+    case.targets.append(Target("the sidebar's first page at most 50 ms of server time", _ms(server), server <= 0.05))
+    return case
+
+
+def _sidebar_http(ctx: Context, db: Path, rounds: int) -> tuple[Samples, Samples] | str:
+    """Time the real REST request through a jupyter_server on loopback, if one starts here."""
+    import secrets
+    import socket
+    import subprocess
+    import urllib.error
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = secrets.token_hex(16)
+    root = ctx.work / "server"
+    root.mkdir(exist_ok=True)
+    log = open(ctx.work / "server.log", "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False"],
+        env=ctx.env(JUPYTER_TRACKER_DB=str(db)), stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/jupyter-tracker/api/runs?sort=metrics.acc&order=desc&limit=50"
+    request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(request, timeout=10) as response:
+                    response.read()
+                break
+            except (urllib.error.URLError, ConnectionError) as error:
+                if isinstance(error, urllib.error.HTTPError) or process.poll() is not None or time.monotonic() > deadline:
+                    return f"the server did not answer ({error})"
+                time.sleep(0.25)
+        server, client = Samples(), Samples()
+        for _ in range(rounds):
+            started = time.perf_counter()
+            with urllib.request.urlopen(request, timeout=10) as response:
+                body = response.read()
+                timing = response.headers.get("Server-Timing", "")
+            client.values.append(time.perf_counter() - started)
+            if "dur=" not in timing:
+                return "the response has no Server-Timing header"
+            server.values.append(float(timing.split("dur=")[1].split(",")[0].split(";")[0]) / 1000)
+        assert len(json.loads(body)["runs"]) == 50
+        return server, client
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+# ---------------------------------------------------------------- 5. fingerprints
+def _frame(rows: int) -> Any:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    columns: dict[str, Any] = {}
+    for i in range(12):
+        columns[f"f{i}"] = rng.standard_normal(rows)
+    for i in range(4):
+        columns[f"i{i}"] = rng.integers(0, 1_000_000, rows)
+    words = np.array([f"customer-{i:06d}" for i in range(5000)], dtype=object)
+    for i in range(2):
+        columns[f"s{i}"] = pd.array(words[rng.integers(0, len(words), rows)], dtype="str")
+    start = np.datetime64("2024-01-01T00:00:00", "ns")
+    for i in range(2):
+        columns[f"t{i}"] = start + rng.integers(0, 10**9 * 86400 * 365, rows).astype("timedelta64[ns]")
+    return pd.DataFrame(columns)
+
+
+def _buffers(obj: Any) -> list[Any]:
+    """The bytes holding the content: numpy data of each column, UTF-8 data and offsets of strings."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    if isinstance(obj, np.ndarray):
+        return [memoryview(obj).cast("B")]
+    views = []
+    for name in obj.columns:
+        values = obj[name].array
+        if isinstance(values, pd.arrays.ArrowStringArray) or "pyarrow" in str(getattr(values.dtype, "storage", "")):
+            chunked = pa.chunked_array(values._pa_array) if hasattr(values, "_pa_array") else pa.array(values)
+            for chunk in chunked.chunks:
+                views.extend(memoryview(b).cast("B") for b in chunk.buffers()[1:] if b is not None)
+        else:
+            array = obj[name].to_numpy()
+            views.append(memoryview(np.ascontiguousarray(array).view("u1")).cast("B"))
+    return views
+
+
+def _md5(buffers: list[Any]) -> str:
+    md5 = hashlib.md5(usedforsecurity=False)
+    for view in buffers:
+        md5.update(view)
+    return md5.hexdigest()
+
+
+def fingerprints(ctx: Context) -> list[Case]:
+    import mlflow.data
+    import numpy as np
+    from jupyter_tracker.capture.data import fingerprint
+
+    cases = []
+    rows = ctx.pick(1_000_000, 200_000)
+    frame = _frame(rows)
+    elements = ctx.pick(100_000_000, 10_000_000)
+    array = np.random.default_rng(1).random(elements)
+    for key, obj, title in (
+        ("fingerprint_frame", frame, f"Fingerprint a {rows:,} x 20 DataFrame (12 float, 4 int, 2 string, 2 datetime columns)"),
+        ("fingerprint_array", array, f"Fingerprint a {elements:,}-element float64 array"),
+    ):
+        buffers = _buffers(obj)
+        nbytes = sum(view.nbytes for view in buffers)
+        targets = [np.empty(view.nbytes, dtype=np.uint8) for view in buffers]
+        is_frame = obj is frame
+
+        def copy() -> None:
+            for view, target in zip(buffers, targets):
+                np.copyto(target, np.frombuffer(view, dtype=np.uint8))
+
+        methods = {
+            "jt": lambda: fingerprint(obj).hash,
+            "mlflow": (lambda: mlflow.data.from_pandas(obj).digest) if is_frame
+            else (lambda: mlflow.data.from_numpy(obj).digest),
+            "md5": lambda: _md5(buffers),
+            "copy": copy,
+        }
+        full = {name: _covers_full_content(obj, methods[name]) for name in ("jt", "mlflow", "md5")}
+        samples = interleave(methods, rounds=ctx.pick(5, 3), warmup=1)
+        del targets
+        digest = "mlflow.data.from_pandas(df).digest" if is_frame else "mlflow.data.from_numpy(a).digest"
+        case = Case(key, title, [
+            Row("jupyter_tracker fingerprint (xxh3-128 + schema + column statistics)" if is_frame
+                else "jupyter_tracker fingerprint (xxh3-128)", "jupyter_tracker", samples["jt"], nbytes, "GB/s",
+                full["jt"]),
+            Row(f"MLflow dataset digest ({digest})", "mlflow", samples["mlflow"], nbytes, "GB/s", full["mlflow"]),
+            Row("hashlib.md5 of the same bytes", "reference", samples["md5"], nbytes, "GB/s", full["md5"]),
+            Row("numpy copy of the same bytes (memory bandwidth)", "reference", samples["copy"], nbytes, "GB/s"),
+        ], notes=[f"{nbytes / 1e6:,.0f} MB of content (string columns: their UTF-8 data and offsets); "
+                  "full content: the hash changes when one element of the last row does"])
+        jt_rate = nbytes / samples["jt"].median / 1e9
+        copy_rate = nbytes / samples["copy"].median / 1e9
+        if is_frame:
+            case.targets.append(Target("full content at least 1.5 GB/s for the DataFrame with strings",
+                                       f"{jt_rate:.2f} GB/s, full content: {full['jt']}", full["jt"] and jt_rate >= 1.5))
+        else:
+            case.targets.append(Target("full content at no less than half the memory-copy bandwidth (numeric)",
+                                       f"{jt_rate:.1f} GB/s vs copy {copy_rate:.1f} GB/s ({jt_rate / copy_rate:.2f}x)",
+                                       full["jt"] and jt_rate >= copy_rate / 2))
+        cases.append(case)
+        del buffers
+    return cases
+
+
+def _covers_full_content(obj: Any, digest: Any) -> bool:
+    """Whether ``digest`` changes when one element of the last row changes (and every column type is tried)."""
+    import numpy as np
+
+    before = digest()
+    if isinstance(obj, np.ndarray):
+        old = obj[-1]
+        obj[-1] = old + 1.0
+        try:
+            return digest() != before
+        finally:
+            obj[-1] = old
+    changed = []
+    for name in ("f0", "s0", "t0"):
+        old = obj[name].iloc[-1]
+        obj.loc[obj.index[-1], name] = old + 1.0 if name == "f0" else (old + "x" if name == "s0" else old + np.timedelta64(1, "s"))
+        try:
+            changed.append(digest() != before)
+        finally:
+            obj.loc[obj.index[-1], name] = old
+    return all(changed)
+
+
+# ---------------------------------------------------------------- 6. %load_ext in a fresh kernel
+def load_ext(ctx: Context) -> Case:
+    folder = ctx.work / "load-ext"
+    folder.mkdir()
+    env = ctx.env(JUPYTER_TRACKER_DB=str(folder / "tracker.db"))
+    statements = {
+        "jt": ("", "get_ipython().run_line_magic('load_ext', 'jupyter_tracker')"),
+        "pandas": ("", "import pandas"),
+        "mlflow": ("", "import mlflow"),
+        "jt_after_pandas": ("import pandas", "get_ipython().run_line_magic('load_ext', 'jupyter_tracker')"),
+    }
+
+    def in_fresh_kernel(before: str, statement: str) -> float:
+        kernel = Kernel(str(folder), env)
+        try:
+            if before:
+                kernel.execute(before)
+            return float(kernel.value(
+                f"import time as _t\n_s = _t.perf_counter()\n{statement}\nprint(_t.perf_counter() - _s)").strip())
+        finally:
+            kernel.close()
+
+    methods = {name: (lambda pair=pair: in_fresh_kernel(*pair)) for name, pair in statements.items()}
+    samples = interleave(methods, rounds=ctx.pick(7, 2), warmup=0)
+    case = Case("load_ext", "Load the extension in a fresh kernel, against the imports notebook users pay", [
+        Row("%load_ext jupyter_tracker", "jupyter_tracker", samples["jt"]),
+        Row("import mlflow", "mlflow", samples["mlflow"]),
+        Row("import pandas", "reference", samples["pandas"]),
+        Row("%load_ext jupyter_tracker after import pandas", "reference", samples["jt_after_pandas"]),
+    ], notes=["timed inside the kernel around the statement alone; each repetition in a new kernel"])
+    beyond = samples["jt_after_pandas"].median
+    case.targets.append(Target("%load_ext at most 150 ms beyond import pandas",
+                               f"{_ms(beyond)} after pandas ({_ms(samples['jt'].median)} alone; import pandas "
+                               f"{_ms(samples['pandas'].median)})", beyond <= 0.150))
+    return case
+
+
+# ---------------------------------------------------------------- 7. batch of notebook executions
+PARAMETERS_CELL = "seed = 0"
+JT_CELLS = [
+    "%load_ext jupyter_tracker\nimport numpy as np",
+    "%%track step\nnp.random.seed(seed)\ndata = np.random.rand(100_000)\nscore = float(data.mean())",
+]
+MLFLOW_CELLS = [
+    "import mlflow\nimport numpy as np",
+    "with mlflow.start_run():\n    np.random.seed(seed)\n    data = np.random.rand(100_000)\n"
+    "    score = float(data.mean())\n    mlflow.log_param('seed', seed)\n    mlflow.log_metric('score', score)",
+]
+
+
+def _notebook(path: Path, cells: list[str]) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    parameters = nbformat.v4.new_code_cell(PARAMETERS_CELL)
+    parameters.metadata["tags"] = ["parameters"]
+    notebook.cells = [parameters] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nbformat.write(notebook, str(path))
+    return path
+
+
+def _papermill_one(args: tuple[str, str, int, str]) -> None:
+    import papermill
+
+    notebook, output, seed, cwd = args
+    papermill.execute_notebook(notebook, output, parameters={"seed": seed}, kernel_name="python3", cwd=cwd,
+                               progress_bar=False)
+
+
+def batch(ctx: Context) -> Case:
+    import jupyter_tracker as jt
+
+    folder = ctx.work / "batch"
+    folder.mkdir()
+    executions = ctx.pick(12, 4)
+    jt_notebook = _notebook(folder / "jt.ipynb", JT_CELLS)
+    mlflow_notebook = _notebook(folder / "mlflow.ipynb", MLFLOW_CELLS)
+    db = folder / "tracker.db"
+    os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{folder / 'mlflow.db'}"  # inherited by papermill's kernels
+    import mlflow
+
+    mlflow.set_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    mlflow.set_experiment("Default")  # migrate the database once, before parallel kernels race to do it
+
+    def jupyter_tracker(workers: int) -> None:
+        report = jt.batch(jt_notebook, grid={"seed": list(range(executions))}, workers=workers, progress=False,
+                          db=db, output_dir=folder / f"jt-{workers}-{time.monotonic_ns()}")
+        assert not report.failed, report
+
+    def mlflow_pool(workers: int) -> None:
+        out = folder / f"mlflow-{workers}-{time.monotonic_ns()}"
+        out.mkdir()
+        jobs = [(str(mlflow_notebook), str(out / f"{seed}.ipynb"), seed, str(folder)) for seed in range(executions)]
+        with ProcessPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(_papermill_one, jobs))
+
+    methods = {f"{tool}_{workers}": (lambda tool=tool, workers=workers:
+                                     (jupyter_tracker if tool == "jt" else mlflow_pool)(workers))
+               for workers in (1, 2) for tool in ("jt", "mlflow")}
+    samples = interleave(methods, rounds=1, warmup=0)
+    rows = [
+        Row("jupyter_tracker batch, 1 worker", "jupyter_tracker", samples["jt_1"]),
+        Row("jupyter_tracker batch, 2 workers", "jupyter_tracker", samples["jt_2"]),
+        Row("MLflow notebook, papermill in a process pool, 1 worker", "mlflow", samples["mlflow_1"]),
+        Row("MLflow notebook, papermill in a process pool, 2 workers", "mlflow", samples["mlflow_2"]),
+    ]
+    speedup = samples["jt_1"].median / samples["jt_2"].median
+    mlflow_speedup = samples["mlflow_1"].median / samples["mlflow_2"].median
+    case = Case("batch", f"A batch of {executions} short notebook executions (papermill), 1 and 2 workers", rows, notes=[
+        f"speed-up with 2 workers: jupyter_tracker {speedup:.2f}x, MLflow + process pool {mlflow_speedup:.2f}x",
+        "MLflow has no batch command: its row is the same executions through papermill in a process pool",
+    ])
+    case.extra = {"speedup_jt": speedup, "speedup_mlflow": mlflow_speedup}
+    return case
+
+
+def rerun_cost(ctx: Context) -> Case:
+    """What rerun adds around papermill's own execution of the same replay notebook (no MLflow equivalent)."""
+    import nbformat
+    import papermill
+
+    import jupyter_tracker as jt
+    from jupyter_tracker.execution import build_replay
+
+    folder = ctx.work / "rerun"
+    folder.mkdir()
+    db = folder / "tracker.db"
+    notebook = _notebook(folder / "jt.ipynb", JT_CELLS)
+    jt.batch(notebook, workers=1, progress=False, db=db, output_dir=folder / "first")
+    run_id = jt.runs(db=db)["run_id"].iloc[-1]
+    replay = folder / "replay.ipynb"
+    nbformat.write(build_replay(jt.get_run(run_id, db=db)), str(replay))
+
+    def rerun() -> None:
+        verdict = jt.rerun(run_id, db=db, progress=False)
+        assert verdict.reproduced, str(verdict)
+
+    def plain() -> None:
+        papermill.execute_notebook(str(replay), str(folder / "plain.ipynb"), kernel_name="python3", cwd=str(folder),
+                                   progress_bar=False)
+
+    samples = interleave({"rerun": rerun, "papermill": plain}, rounds=ctx.pick(3, 1), warmup=0)
+    extra = Samples([r - p for r, p in zip(samples["rerun"].values, samples["papermill"].values)])
+    return Case("rerun", "rerun against papermill executing the same replay notebook", [
+        Row("jupyter_tracker rerun (added over papermill)", "jupyter_tracker", extra),
+        Row("jupyter_tracker rerun", "reference", samples["rerun"]),
+        Row("papermill alone", "reference", samples["papermill"]),
+    ], notes=["no MLflow equivalent: MLflow records no execution history to replay"])
+
