@@ -9,17 +9,17 @@ environment variables, so the runs an execution recorded can be found afterwards
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import secrets
 import sys
 import tempfile
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from contextlib import contextmanager
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 from .config import ENV_DB, ENV_SESSION, ENV_TAGS
 from .errors import UsageProblem
@@ -77,14 +77,16 @@ def execute(execution: Execution) -> ExecutionResult:
         return ExecutionResult(execution, 0.0, error)
     Path(execution.output).parent.mkdir(parents=True, exist_ok=True)
     try:
-        with _kernel_environment(execution):
-            papermill.execute_notebook(
-                execution.notebook, execution.output, parameters=execution.parameters or None,
-                kernel_name=execution.kernel_name, cwd=execution.cwd, progress_bar=False,
-                request_save_on_cell_execute=False, execution_timeout=execution.timeout,
-                # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
-                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-            )
+        # The kernel gets its environment and working directory from its own manager, never from
+        # this process's os.environ or cwd: executions run side by side in threads.
+        papermill.execute_notebook(
+            execution.notebook, execution.output, parameters=execution.parameters or None,
+            kernel_name=execution.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
+            execution_timeout=execution.timeout, km=_kernel_manager(execution),
+            resources={"metadata": {"path": execution.cwd}},
+            # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
+            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+        )
     except PapermillExecutionError as failure:
         error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
                                failure.ename, str(failure.evalue))
@@ -141,11 +143,8 @@ def run_all(executions: list[Execution], workers: int = 1, scheduler: str | None
             for index, execution in enumerate(executions):
                 finished(index, execute(execution))
         else:
-            import multiprocessing
-
-            # spawn, not fork: the parent may be a kernel with threads and open sockets.
-            context = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=min(workers, total), mp_context=context) as pool:
+            # Threads are enough: each execution's work happens in its own kernel process.
+            with ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="jupyter-tracker") as pool:
                 pending = {pool.submit(execute, e): i for i, e in enumerate(executions)}
                 _collect(pending, finished)
     return [r for r in results if r is not None]
@@ -187,34 +186,33 @@ def _run_on_dask(executions: list[Execution], scheduler: str,
             store.close()
 
 
-@contextmanager
-def _kernel_environment(execution: Execution) -> Iterator[None]:
-    """The kernel papermill starts inherits this process's environment: set ours, then restore."""
+def _kernel_manager(execution: Execution) -> Any:
+    """A kernel manager that starts its kernel with this execution's environment."""
     import json
 
-    values = {
-        ENV_DB: execution.db,
-        ENV_SESSION: execution.session_id,
-        ENV_TAGS: json.dumps(execution.tags),
-        ENV_REPLAY: "1" if execution.replay else None,
-        # A rerun started from a notebook must not check hidden state against that notebook.
-        "JPY_SESSION_NAME": None,
-    }
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            _set_env(name, value)
-        yield
-    finally:
-        for name, value in saved.items():
-            _set_env(name, value)
-
-
-def _set_env(name: str, value: str | None) -> None:
-    if value is None:
-        os.environ.pop(name, None)
+    environment = {k: v for k, v in os.environ.items() if k != "JPY_SESSION_NAME"}
+    # (A rerun started from a notebook must not check hidden state against that notebook.)
+    environment.update({ENV_DB: execution.db, ENV_SESSION: execution.session_id, ENV_TAGS: json.dumps(execution.tags)})
+    if execution.replay:
+        environment[ENV_REPLAY] = "1"
     else:
-        os.environ[name] = value
+        environment.pop(ENV_REPLAY, None)
+    return _manager_class()(kernel_name=execution.kernel_name, kernel_environment=environment)
+
+
+@functools.cache
+def _manager_class() -> type:
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import Dict
+
+    class KernelWithEnvironment(AsyncKernelManager):
+        kernel_environment = Dict()
+
+        async def start_kernel(self, **kwargs: Any) -> None:
+            kwargs["env"] = dict(self.kernel_environment)
+            await super().start_kernel(**kwargs)
+
+    return KernelWithEnvironment
 
 
 def in_replay() -> bool:

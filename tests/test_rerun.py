@@ -286,3 +286,21 @@ def test_the_replay_comments_out_cells_that_start_reruns_of_their_own():
     assert cells[2].startswith("# jupyter_tracker: not replayed") and "# verdict = jt.rerun('abcd')" in cells[2]
     assert cells[4].startswith("# jupyter_tracker: not replayed") and "# jt.promote('ab12')" in cells[4]
     assert cells[:2] == history[:2] and cells[3] == history[3] and cells[5] == history[5]
+
+
+def test_a_plain_script_can_run_a_parallel_batch(grid_notebook, tracker_db, tmp_path):
+    # Given a script with no `if __name__ == "__main__"` guard (parallel executions must not re-import it)
+    script = tmp_path / "sweep.py"
+    script.write_text("import jupyter_tracker as jt\n"
+                      f"report = jt.batch({str(grid_notebook)!r}, grid={{'depth': [2, 3]}}, workers=2,\n"
+                      f"                  output_dir={str(tmp_path / 'sweep')!r}, progress=False)\n"
+                      "print(len(report.executions), len(report.failed))\n")
+    # When it runs
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=180,
+                          env={**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
+    # Then both executions ran once each
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["2", "0"]
