@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 DEMO_DIR ?= demo-output
 PYTEST_ARGS ?=
 
-.PHONY: demo test install lint clean lab screenshots
+.PHONY: demo test install lint clean lab screenshots bench
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -67,5 +67,20 @@ test: install $(VENV)/.torch $(CHROMIUM)
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbval-lax notebooks
 
+# The benchmark suite against MLflow (bench/suite.py, issue 7). Its own virtualenv: MLflow is never a
+# dependency of the project. Writes bench/results/<date>.json and .md; BENCH_ARGS="--quick" tries it out.
+BENCH_VENV ?= .venv-bench
+BENCH_ARGS ?=
+MLFLOW_VERSION ?= 3.17.2
+$(BENCH_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/python -m pip install --quiet -e . "mlflow==$(MLFLOW_VERSION)"
+	$(BENCH_VENV)/bin/python -m ipykernel install --sys-prefix --name python3 >/dev/null
+	touch $@
+
+bench: $(BENCH_VENV)/.installed
+	$(BENCH_VENV)/bin/python bench/suite.py $(BENCH_ARGS)
+
 clean:
-	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
+	rm -rf $(VENV) $(BENCH_VENV) $(DEMO_DIR) .pytest_cache .hypothesis

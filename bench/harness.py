@@ -44,12 +44,13 @@ class Samples:
 
 
 def interleave(methods: dict[str, Callable[[], Any]], rounds: int, warmup: int = 1,
-               setup: Callable[[str], Any] | None = None, measure: Callable[[str, Any], float] | None = None,
-               ) -> dict[str, Samples]:
+               setup: Callable[[str], Any] | None = None) -> dict[str, Samples]:
     """Time each method ``rounds`` times, one of each per round, the order rotating every round.
 
     ``setup(name)`` runs untimed before each call (fresh state); a method may return its own
     duration (a float, e.g. measured inside a kernel) instead of being timed from outside.
+    Garbage is collected before each call, so that no method pays for another's: what exists
+    before the rounds is frozen first, which keeps those collections short.
     """
     names = list(methods)
     for _ in range(warmup):
@@ -58,16 +59,21 @@ def interleave(methods: dict[str, Callable[[], Any]], rounds: int, warmup: int =
                 setup(name)
             methods[name]()
     samples = {name: Samples() for name in names}
-    for round_ in range(rounds):
-        shift = round_ % len(names)
-        for name in names[shift:] + names[:shift]:
-            if setup:
-                setup(name)
-            gc.collect()
-            started = time.perf_counter()
-            result = methods[name]()
-            elapsed = time.perf_counter() - started
-            samples[name].values.append(result if isinstance(result, float) else elapsed)
+    gc.collect()
+    gc.freeze()
+    try:
+        for round_ in range(rounds):
+            shift = round_ % len(names)
+            for name in names[shift:] + names[:shift]:
+                if setup:
+                    setup(name)
+                gc.collect()
+                started = time.perf_counter()
+                result = methods[name]()
+                elapsed = time.perf_counter() - started
+                samples[name].values.append(result if isinstance(result, float) else elapsed)
+    finally:
+        gc.unfreeze()
     return samples
 
 
@@ -126,7 +132,7 @@ class Case:
         jt = next((r for r in self.rows if r.tool == "jupyter_tracker"), None)
         for row in self.rows:
             data = row.to_dict()
-            if jt is not None and row is not jt and row.tool != "jupyter_tracker":
+            if jt is not None and row is not jt and row.tool != "jupyter_tracker" and jt.samples.median > 0:
                 data["ratio_jt_to_this"] = jt.samples.median / row.samples.median
             rows.append(data)
         return {"key": self.key, "title": self.title, "rows": rows, "targets": [t.to_dict() for t in self.targets],

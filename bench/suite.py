@@ -12,6 +12,7 @@ runs small sizes to try the suite out, and writes its results to the temporary f
 from __future__ import annotations
 
 import argparse
+import compileall
 import datetime as dt
 import json
 import logging
@@ -28,6 +29,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_ENABLE_ASYNC_LOGGING", "false")
 os.environ.setdefault("GIT_PYTHON_REFRESH", "quiet")
+# Kernels (ours, papermill's, batch's) must be this interpreter's: its kernel spec comes first.
+os.environ["JUPYTER_PATH"] = os.pathsep.join(
+    p for p in (str(Path(sys.prefix) / "share" / "jupyter"), os.environ.get("JUPYTER_PATH")) if p)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -61,6 +65,9 @@ def main() -> int:
     for name in ("alembic", "mlflow", "papermill", "traitlets", "tornado"):
         logging.getLogger(name).setLevel(logging.ERROR)
 
+    # Installed from a wheel, the package is byte-compiled by pip (as MLflow and pandas are here); the
+    # editable install leaves that to the first import, which PYTHONDONTWRITEBYTECODE may forbid.
+    compileall.compile_dir(str(HERE.parent / "jupyter_tracker"), quiet=1)
     work = Path(tempfile.mkdtemp(prefix="jt-bench-"))
     here = os.getcwd()
     os.chdir(work)  # MLflow keeps run artifacts in ./mlruns
@@ -89,9 +96,7 @@ def main() -> int:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     total = time.perf_counter() - started
-    output = work if args.quick else Path(args.output)
-    if args.quick:
-        output.mkdir(parents=True, exist_ok=True)
+    output = Path(tempfile.mkdtemp(prefix="jt-bench-quick-")) if args.quick else Path(args.output)
     stem = dt.date.today().isoformat()
     document = {
         "date": stem, "quick": args.quick, "machine": about, "suite_seconds": total,
@@ -114,7 +119,7 @@ def duration(seconds: float) -> str:
 
 
 def rate(value: float, unit: str) -> str:
-    return f"{value:,.1f} {unit}" if unit == "GB/s" else f"{value:,.0f} {unit}"
+    return f"{value:.3g} {unit}" if unit == "GB/s" else f"{value:,.0f} {unit}"
 
 
 def render_case(case: Case) -> str:
@@ -141,6 +146,36 @@ def render_case(case: Case) -> str:
     return "\n".join(lines) + "\n"
 
 
+def figure(row: dict) -> str:
+    """A row's median: its rate when it has one (points/s, GB/s), else its time."""
+    if "rate" in row:
+        return rate(row["rate"]["median"], row["rate"]["unit"])
+    return duration(row["seconds"]["median"])
+
+
+def summary(document: dict) -> str:
+    """One line per case: jupyter_tracker's figure, MLflow's, their ratio and the targets (the README's table)."""
+    lines = ["| case | jupyter_tracker | MLflow | time ratio | target | measured | met |",
+             "|---|---|---|---|---|---|---|"]
+    full = {True: " (full content)", False: " (not full content)"}
+    for case in document["cases"]:
+        rows = case["rows"]
+        ours = [r for r in rows if r["tool"] == "jupyter_tracker"]
+        theirs = [r for r in rows if r["tool"] == "mlflow"]
+        if case["key"] == "batch":
+            mine = f"{figure(ours[0])} / {figure(ours[1])}, speed-up {case['speedup_jt']:.2f}x"
+            other = f"{figure(theirs[0])} / {figure(theirs[1])}, speed-up {case['speedup_mlflow']:.2f}x"
+        else:
+            mine = f"{figure(ours[0])}{full.get(ours[0].get('full_content'), '')}"
+            other = f"{figure(theirs[0])}{full.get(theirs[0].get('full_content'), '')}" if theirs else "—"
+        ratio = f"{theirs[0]['ratio_jt_to_this']:.2g}" if theirs and "ratio_jt_to_this" in theirs[0] else "—"
+        targets = case["targets"] or [{"target": "—", "measured": "", "met": None}]
+        for target in targets:
+            met = {True: "yes", False: "**no**"}.get(target["met"], "")
+            lines.append(f"| {case['title']} | {mine} | {other} | {ratio} | {target['target']} | {target['measured']} | {met} |")
+    return "\n".join(lines) + "\n"
+
+
 def render(document: dict, results: list[Case]) -> str:
     about = document["machine"]
     versions = ", ".join(f"{name} {version}" for name, version in about["versions"].items() if version)
@@ -153,6 +188,7 @@ def render(document: dict, results: list[Case]) -> str:
         "spreads are the quartiles (min – max below 4 repetitions). The machine is shared: compare ratios, "
         "not absolute times, across results files.", "",
         f"Suite wall time: {document['suite_seconds'] / 60:.1f} min (`make bench`).", "",
+        "## Summary", "", summary(document),
         "## Targets", "", "| case | target | measured | met |", "|---|---|---|---|",
     ]
     for case in results:

@@ -206,8 +206,14 @@ class CellSummary:
         self.run = run
         self.previous = previous
         self.changed = changed_inputs(run, previous)
+        self._made: list[tuple[str, str]] | None = None
 
     def _parts(self) -> list[tuple[str, str]]:
+        if self._made is None:  # the text and the HTML of the summary share them
+            self._made = self._make_parts()
+        return self._made
+
+    def _make_parts(self) -> list[tuple[str, str]]:
         run = self.run
         parts = [("status", run.status), ("params", _count(len(run.params), "param"))]
         if run.seeds:

@@ -103,11 +103,17 @@ class Recorder:
 
     # --------------------------------------------------------------- logging
     def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
-        if step is not None and (isinstance(step, bool) or not isinstance(step, numbers.Integral)):
-            raise UsageProblem(f"step must be an integer, got {step!r}")
+        # Called once per point of a step series: plain ints and floats skip the numbers-ABC checks, which
+        # were a third of logging's cost (issue 7: at least 100,000 points/s).
+        if step is not None and type(step) is not int:
+            if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+                raise UsageProblem(f"step must be an integer, got {step!r}")
+            step = int(step)
         now = self.clock()
+        append = self.points.append
         for name, value in metrics.items():
-            self.points.append(MetricPoint(str(name), metric_value(name, value), None if step is None else int(step), now))
+            append(MetricPoint(name if type(name) is str else str(name),
+                               value if type(value) is float else metric_value(name, value), step, now))
 
     def log_params(self, params: dict[str, Any]) -> None:
         self.params.update({str(k): v for k, v in params.items()})

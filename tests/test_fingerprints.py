@@ -125,7 +125,8 @@ def test_any_one_changed_cell_changes_the_frame_and_names_its_column(frame, data
     changed = frame.copy(deep=True)
     old = frame[column].iloc[row]
     change = {"amount": lambda v: np.nextafter(v, np.inf), "count": lambda v: v + 1,
-              "label": lambda v: str(v) + "x", "when": lambda v: pd.Timestamp(0) if pd.isna(v) else v + pd.Timedelta(1, "ns")}[column]
+              "label": lambda v: str(v) + "x", "when": lambda v: pd.Timestamp(0) if pd.isna(v) else (
+                  v - pd.Timedelta(1, "ns") if v == pd.Timestamp.max else v + pd.Timedelta(1, "ns"))}[column]
     new = change(old)
     changed.iloc[row, frame.columns.get_loc(column)] = new
     # Then the frame's hash changes and the change is pinned on that column alone

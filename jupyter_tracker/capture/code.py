@@ -6,7 +6,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,9 +47,31 @@ def analyse(tree: ast.Module) -> CellAnalysis:
 
 def _collect_reads(statement: ast.stmt, bound: set[str], reads: dict[str, None]) -> None:
     # A name counts as read when it is loaded before the cell itself binds it at top level.
-    for node in ast.walk(statement):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in bound:
+    for node in _names_in(statement):
+        if isinstance(node.ctx, ast.Load) and node.id not in bound:
             reads.setdefault(node.id, None)
+
+
+def _names_in(tree: ast.AST) -> list[ast.Name]:
+    """Every ``ast.Name`` in ``tree``, in ``ast.walk``'s breadth-first order.
+
+    ``ast.walk`` nests two generators per node and visits every ``ctx``: it was 80% of analysing a cell
+    (0.2 ms for 15 lines, every tracked cell, issue 7). This walk skips both and finds the same names.
+    """
+    names = []
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        if isinstance(node, ast.Name):
+            names.append(node)
+            continue  # its only child is its ctx
+        for attribute in node._fields:
+            value = getattr(node, attribute, None)
+            if isinstance(value, list):
+                todo.extend(item for item in value if isinstance(item, ast.AST))
+            elif isinstance(value, ast.AST) and attribute != "ctx":
+                todo.append(value)
+    return names
 
 
 def _top_level_targets(statement: ast.stmt) -> list[str]:
@@ -66,12 +88,7 @@ def _top_level_targets(statement: ast.stmt) -> list[str]:
         return [statement.name]
     elif isinstance(statement, (ast.Import, ast.ImportFrom)):
         return [(alias.asname or alias.name).partition(".")[0] for alias in statement.names if alias.name != "*"]
-    names = []
-    for target in targets:
-        for node in ast.walk(target):
-            if isinstance(node, ast.Name):
-                names.append(node.id)
-    return names
+    return [node.id for target in targets for node in _names_in(target)]
 
 
 def _literal_assignment(statement: ast.stmt) -> tuple[str, Any] | None:

@@ -276,7 +276,7 @@ def _column_stats(series: Any) -> dict[str, Any]:
     stats: dict[str, Any] = {"count": count}
     if count == 0:
         return stats
-    stats["nulls"] = int(series.isna().sum())
+    stats["nulls"] = _null_count(series)
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         values = series.dropna().to_numpy(dtype=bool)
@@ -289,9 +289,8 @@ def _column_stats(series: Any) -> dict[str, Any]:
             stats.update(_numeric_stats(sample))
         return stats
     if pd.api.types.is_datetime64_any_dtype(dtype):
-        present = series.dropna()
-        if len(present):
-            stats["min"], stats["max"] = present.min().isoformat(), present.max().isoformat()
+        if stats["nulls"] < count:  # min and max skip NaT: no copy of the column without them
+            stats["min"], stats["max"] = series.min().isoformat(), series.max().isoformat()
         return stats
     if pd.api.types.is_string_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype):
         sample = _sample(series, TEXT_STATS_SAMPLE).dropna()
@@ -304,6 +303,19 @@ def _column_stats(series: Any) -> dict[str, Any]:
                 stats["mean_length"] = _number(sample.astype(str).str.len().mean())
         return stats
     return stats
+
+
+def _null_count(series: Any) -> int:
+    """Missing values of a column: none in numpy integers and booleans, NaN in numpy floats (without the
+    boolean Series isna() builds: counting nulls was a third of a 1,000,000-row frame's statistics, issue 7)."""
+    import numpy as np
+
+    dtype = series.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iub":
+        return 0
+    if isinstance(dtype, np.dtype) and dtype.kind == "f":
+        return int(np.count_nonzero(np.isnan(series.to_numpy())))
+    return int(series.isna().sum())
 
 
 def _numeric_stats(sample: Any) -> dict[str, Any]:

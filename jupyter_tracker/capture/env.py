@@ -14,7 +14,6 @@ import subprocess
 import sys
 import time
 import warnings
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ class EnvironmentProbe:
         self._git: dict[str, Any] = {}
         self._git_key: tuple | None = None
         self._git_checked = 0.0
+        self._root: tuple[str, float, tuple[str, Path, Path] | None] = ("", 0.0, None)  # cwd, when, repository
         self._static = {
             "python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
@@ -71,11 +71,18 @@ class EnvironmentProbe:
 
     def git(self, cwd: str) -> dict[str, Any]:
         """Commit, branch and dirty flag of the repository holding ``cwd``, if any."""
-        root = _git_root(Path(cwd))
-        if root is None:
-            return {}
-        key = (str(root), *_mtimes(root / ".git" / "HEAD", root / ".git" / "index"))
         now = time.monotonic()
+        # Which repository holds cwd is looked up again only after the same delay as its state: walking up
+        # the folders costs more than the rest of a snapshot (issue 7).
+        if self._root[0] != cwd or now - self._root[1] >= _GIT_RECHECK_SECONDS:
+            found = _git_root(Path(cwd))
+            self._root = (cwd, now, None if found is None else (
+                str(found), found / ".git" / "HEAD", found / ".git" / "index"))
+        repository = self._root[2]
+        if repository is None:
+            return {}
+        root = Path(repository[0])
+        key = (repository[0], *_mtimes(*repository[1:]))
         if key == self._git_key and now - self._git_checked < _GIT_RECHECK_SECONDS:
             return self._git
         self._git = _read_git(root)
@@ -103,8 +110,10 @@ def _module_version(name: str) -> str | None:
     if isinstance(version, str):
         return version
     try:
+        from importlib import metadata  # 10 ms of imports (email.*): paid at the first snapshot, not at %load_ext
+
         return metadata.version(name)
-    except (metadata.PackageNotFoundError, ValueError):
+    except (ImportError, ValueError):  # metadata.PackageNotFoundError is an ImportError
         return None
 
 
