@@ -556,3 +556,15 @@ def test_doctor_on_a_read_only_store_reports_unmarkable_killed_runs(tmp_path, tr
     assert len(runs) == 1 and not runs[0].ok and "readonly" in runs[0].detail
     assert store.get_run(run_id).status == "running"
     assert sha256(tracker_db) == before
+
+
+def test_integer_params_missing_from_some_runs_stay_integers_whatever_their_size(tracker_db, tmp_path, monkeypatch):
+    import jupyter_tracker as jt
+
+    monkeypatch.chdir(tmp_path)
+    for params in ({"depth": 8, "seed": 2 ** 70}, {}, {"depth": 3, "seed": 5}):
+        with jt.start_run("sized"):
+            jt.log_params(params)
+    frame = jt.runs(db=tracker_db)
+    assert frame["params.depth"].tolist()[0::2] == [8, 3] and str(frame["params.depth"].dtype) == "Int64"
+    assert frame["params.seed"].tolist()[0] == 2 ** 70  # too big for Int64: kept as a Python int

@@ -889,11 +889,15 @@ def _float_column(values: list[float | None]) -> Any:
     return np.array(values, dtype=np.float64)
 
 
+_INT64_MIN, _INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
 def _param_column(values: list[Any]) -> Any:
     """Integer params missing from some runs stay integers (nullable Int64), not floats like 8.0."""
     import pandas as pd
 
     present = [v for v in values if v is not None]
-    if present and len(present) < len(values) and all(type(v) is int for v in present):
+    if present and len(present) < len(values) and all(type(v) is int and _INT64_MIN <= v <= _INT64_MAX
+                                                      for v in present):
         return pd.array(values, dtype="Int64")
     return values
