@@ -130,20 +130,11 @@ class BatchReport:
 
         rows = []
         for combination in self.combinations:
-            per_metric: dict[str, list[float]] = {}
-            for execution in combination.executions:
-                for name, value in execution.final_metrics().items():
-                    per_metric.setdefault(name, []).append(value)
-            for name, values in per_metric.items():
-                finite = [v for v in values if v is not None and not math.isnan(v)]
+            for name, (mean, std, low, high, n) in _metric_stats(combination, keep_empty=True).items():
                 rows.append({
                     "combination": combination.index, **{f"params.{k}": v for k, v in combination.params.items()},
-                    "metric": name, "n": len(finite),
-                    "mean": statistics.fmean(finite) if finite else math.nan,
-                    "std": statistics.stdev(finite) if len(finite) > 1 else 0.0 if finite else math.nan,
-                    "min": min(finite, default=math.nan), "max": max(finite, default=math.nan),
-                    "spread": (max(finite) - min(finite)) if finite else math.nan,
-                    "agree": combination.agree,
+                    "metric": name, "n": n, "mean": mean, "std": std, "min": low, "max": high,
+                    "spread": high - low, "agree": combination.agree,
                 })
         return pd.DataFrame(rows)
 
@@ -332,14 +323,26 @@ def _first_divergence(executions: list[ExecutionRecord], rtol: float, atol: floa
     return earliest
 
 
-def _metric_stats(combination: Combination) -> dict[str, tuple[float, float, float, float, int]]:
+def _metric_stats(combination: Combination, keep_empty: bool = False
+                  ) -> dict[str, tuple[float, float, float, float, int]]:
+    """Per metric, over the combination's executions: (mean, std, min, max, n) of the finite final values.
+
+    A metric with no finite value is left out, or with ``keep_empty`` given as NaNs and n = 0.
+    """
     per_metric: dict[str, list[float]] = {}
     for execution in combination.executions:
         for name, value in execution.final_metrics().items():
+            finite = per_metric.setdefault(name, [])
             if value is not None and not math.isnan(value):
-                per_metric.setdefault(name, []).append(value)
-    return {name: (statistics.fmean(v), statistics.stdev(v) if len(v) > 1 else 0.0, min(v), max(v), len(v))
-            for name, v in per_metric.items()}
+                finite.append(value)
+    stats = {}
+    for name, values in per_metric.items():
+        if values:
+            std = statistics.stdev(values) if len(values) > 1 else 0.0
+            stats[name] = (statistics.fmean(values), std, min(values), max(values), len(values))
+        elif keep_empty:
+            stats[name] = (math.nan, math.nan, math.nan, math.nan, 0)
+    return stats
 
 
 def _png_base64(figure: Any) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import os
 import numbers
 from html import escape
 from typing import Any
@@ -32,7 +33,7 @@ def format_value(value: Any, width: int = 60) -> str:
 
 def json_text(value: Any) -> str:
     """Strict JSON (no bare NaN or Infinity): NaN becomes null, +/-Inf the strings "Infinity"/"-Infinity"."""
-    return json.dumps(_json_safe(value), indent=1, ensure_ascii=False, allow_nan=False)
+    return json.dumps(json_safe(value), indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def frame_json(frame: Any) -> str:
@@ -40,27 +41,31 @@ def frame_json(frame: Any) -> str:
     return json_text(frame.to_dict(orient="records"))
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """A value strict JSON can hold: NaN is None, infinities are the strings "Infinity"/"-Infinity",
+    timestamps ISO 8601, paths strings, numpy scalars Python numbers, pandas' missing values None."""
     if isinstance(value, float):
         if math.isnan(value):
             return None
         return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     if value is None or isinstance(value, (str, bool, int)):
         return value
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
     if hasattr(value, "isoformat"):  # datetime, pandas Timestamp (NaT has no valid isoformat)
         try:
             return value.isoformat()
         except ValueError:
             return None
-    if hasattr(value, "item"):  # numpy scalars
-        return _json_safe(value.item())
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:  # numpy scalars
+        return json_safe(value.item())
     if type(value).__name__ in ("NAType", "NaTType"):
         return None
-    return repr(value)
+    return str(value)
 
 
 def format_duration(seconds: float | None) -> str:

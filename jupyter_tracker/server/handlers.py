@@ -22,7 +22,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from .. import __version__, api
-from ..display import changed_inputs
+from ..display import changed_inputs, json_safe
 from ..errors import TrackerError, UsageProblem
 from .jobs import Jobs
 
@@ -66,7 +66,7 @@ class TrackerHandler(APIHandler):
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
-        self.finish(json.dumps(_plain(payload), ensure_ascii=False, allow_nan=False))
+        self.finish(json.dumps(json_safe(payload), ensure_ascii=False, allow_nan=False))
 
     def write_error(self, status_code: int, **kwargs: Any) -> None:
         error = kwargs.get("exc_info", (None, None, None))[1]
@@ -226,21 +226,3 @@ def setup_handlers(web_app: tornado.web.Application, context: TrackerContext) ->
     web_app.settings["jupyter_tracker"] = context
     base = url_path_join(web_app.settings["base_url"], *PREFIX)
     web_app.add_handlers(".*$", [(url_path_join(base, pattern) + "$", handler) for _, pattern, handler in ROUTES])
-
-
-def _plain(value: Any) -> Any:
-    """JSON-safe: NaN is null, infinities are the strings "Infinity"/"-Infinity" (as the CLI's JSON),
-    paths are strings, numpy scalars are Python numbers."""
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if value is None or isinstance(value, (str, bool, int)):
-        return value
-    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
-        return _plain(value.item())
-    return str(value)

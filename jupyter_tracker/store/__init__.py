@@ -494,13 +494,6 @@ class Store:
                 " WHERE t.key = ? AND t.value = ? ORDER BY r.start_time, r.session_seq", (key, value))]
 
     @_reading
-    def reruns_of(self, run_id: str) -> list[str]:
-        """Ids of the runs recorded by re-executing ``run_id``, oldest first."""
-        with self._lock:
-            return [r for (r,) in self._conn.execute(
-                "SELECT run_id FROM runs WHERE rerun_of = ? ORDER BY start_time", (run_id,))]
-
-    @_reading
     def count_runs(self) -> int:
         with self._lock:
             return self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
