@@ -14,8 +14,9 @@ $(BIN)/python:
 # Installed marker: reinstall when the package metadata or the sidebar's sources change (the install
 # builds labextension/ with jlpm, from the committed yarn.lock; see pyproject.toml).
 SIDEBAR_SOURCES := labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/src/*/*.tsx)
+# The mlflow extra: tests/test_push.py pushes to a real `mlflow server` (issue 15).
 $(VENV)/.installed: pyproject.toml $(SIDEBAR_SOURCES) | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e ".[test]"
+	$(BIN)/python -m pip install --quiet -e ".[test,mlflow]"
 	touch $@
 
 # The seed-hook tests also cover torch.manual_seed; 2.13.0 is the CPU build these machines carry.

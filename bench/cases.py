@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from harness import Case, Kernel, Row, Samples, Target, interleave
+from harness import Case, Kernel, MlflowServer, Row, Samples, Target, interleave
 
 PARAMS = {"n_estimators": 200, "max_depth": 8, "learning_rate": 0.05, "subsample": 0.8, "colsample": 0.9,
           "min_child": 3, "reg_alpha": 0.0, "reg_lambda": 1.0, "objective": "binary", "seed": 7}
@@ -83,7 +83,7 @@ def record_run(ctx: Context) -> Case:
                          rounds=ctx.pick(40, 8), warmup=3)
     case = Case("record_run", "Record one run of 10 params and 5 final metrics (Python API)", [
         Row("jupyter_tracker start_run + log_param/log_metric", "jupyter_tracker", samples["jt"],
-            note="one transaction at the end; the run row is written at the start"),
+            note="the run row and code are written at the start; the rest in one transaction at the end"),
         Row("MLflow start_run + one log_batch", "mlflow", samples["batch"]),
         Row("MLflow start_run + log_param/log_metric per call", "mlflow", samples["calls"]),
     ])
@@ -179,11 +179,102 @@ def step_series(ctx: Context) -> Case:
     samples = interleave({"jt": jupyter_tracker, "mlflow": mlflow_batch}, rounds=ctx.pick(3, 2), warmup=0)
     case = Case("step_series", f"A step series of {points:,} points for one metric", [
         Row("jupyter_tracker log_metric(step=) per point", "jupyter_tracker", samples["jt"], points, "points/s",
-            note="points are buffered and written in the run's one transaction"),
+            note="points are appended in memory; the live writer thread flushes them every 0.5 s (issue 12)"),
         Row("MLflow log_batch, 1,000 points a call", "mlflow", samples["mlflow"], points, "points/s"),
     ])
     rate = points / samples["jt"].median
     case.targets.append(Target("at least 100,000 points/s", f"{rate:,.0f} points/s", rate >= 100_000))
+    return case
+
+
+# ---------------------------------------------------------------- 3b. %%track after a long history (issue 12)
+def track_history(ctx: Context) -> Case:
+    """The added cost of ``%%track`` on ``x = 1`` after 10, 1,000 and 5,000 executed cells in one kernel: a
+    tracked cell handles only what is new in the history since the last run, so the cost must not grow."""
+    folder = ctx.work / "history"
+    folder.mkdir()
+    kernel = Kernel(str(folder), ctx.env(JUPYTER_TRACKER_DB=str(folder / "tracker.db")))
+    added: dict[int, Samples] = {}
+    try:
+        kernel.execute("%load_ext jupyter_tracker")
+        executed = int(kernel.value("print(len(get_ipython().history_manager.input_hist_raw))"))
+        for size in (10, 1_000, 5_000):
+            # Distinct cells (none ran twice: no hidden-state reason to list), each run as a notebook cell
+            # would be, with history, from one request.
+            grow = size - executed
+            if grow > 0:
+                kernel.execute(f"for _i in range({executed}, {size}):\n"
+                               "    get_ipython().run_cell(f'_h{_i} = {_i}', store_history=True, silent=False)")
+            methods = {"plain": lambda: kernel.execute("x = 1")[0],
+                       "jt": lambda: kernel.execute("%%track trivial\nx = 1")[0]}
+            samples = interleave(methods, rounds=ctx.pick(60, 15), warmup=3)
+            added[size] = Samples([t - p for t, p in zip(samples["jt"].values, samples["plain"].values)])
+            executed = int(kernel.value("print(len(get_ipython().history_manager.input_hist_raw))"))
+    finally:
+        kernel.close()
+    case = Case("track_history", "%%track on `x = 1` as the kernel's history grows: time added to the cell", [
+        Row(f"jupyter_tracker %%track after {size:,} cells (added)", "jupyter_tracker", samples)
+        for size, samples in added.items()
+    ], notes=["timed at the client, execute request to idle, tracked minus untracked `x = 1` in the same round; "
+              "each size's rounds add two cells each to the history"])
+    growth = added[5_000].median - added[10].median
+    case.targets.append(Target("after 5,000 cells at most 1 ms more than after 10",
+                               f"{_ms(added[10].median)} / {_ms(added[1_000].median)} / {_ms(added[5_000].median)}",
+                               growth <= 1e-3))
+    return case
+
+
+# ---------------------------------------------------------------- 3c. live metrics: log_metric to visible (issue 12)
+LIVE_SCRIPT = """
+import sys, time
+import jupyter_tracker as jt
+
+with jt.start_run("live", db=sys.argv[1]):
+    for step in range(int(sys.argv[2])):
+        jt.log_metric("loss", 1.0 / (step + 1), step=step)
+        time.sleep(float(sys.argv[3]))
+"""
+
+
+def live_latency(ctx: Context) -> Case:
+    """A script logs a point every 20 ms; this process polls the store with its own connection every 5 ms and
+    takes, for each point, the time it became visible minus the time it was logged (its stored timestamp)."""
+    import subprocess
+
+    folder = ctx.work / "live"
+    folder.mkdir()
+    db, script = folder / "tracker.db", folder / "live.py"
+    script.write_text(LIVE_SCRIPT)
+    points, every = ctx.pick(500, 100), 0.02
+    writer = subprocess.Popen([sys.executable, str(script), str(db), str(points), str(every)])
+    latencies: list[float] = []
+    try:
+        while writer.poll() is None and not db.exists():
+            time.sleep(0.01)
+        conn = sqlite3.connect(db, timeout=60)
+        seen = -1
+        while len(latencies) < points and (writer.poll() is None or seen < points - 1):
+            try:
+                rows = conn.execute("SELECT seq, timestamp FROM metrics WHERE key = 'loss' AND seq > ?"
+                                    " ORDER BY seq", (seen,)).fetchall()
+            except sqlite3.OperationalError:  # the schema is not there yet
+                rows = []
+            now = time.time()
+            latencies.extend(now - logged for _, logged in rows)
+            seen = rows[-1][0] if rows else seen
+            time.sleep(0.005)
+        conn.close()
+    finally:
+        writer.wait(timeout=60)
+    samples = Samples(latencies)
+    p99 = sorted(latencies)[int(0.99 * (len(latencies) - 1))]
+    case = Case("live_latency", "Live metrics: from log_metric in a running script to visible in another process", [
+        Row("jupyter_tracker log_metric to visible (one point every 20 ms)", "jupyter_tracker", samples,
+            note="the live writer flushes every 0.5 s, one transaction per batch"),
+    ], notes=[f"{len(latencies)} points; median {_ms(samples.median)}, p99 {_ms(p99)}, max {_ms(max(latencies))}; "
+              "polled every 5 ms (adds up to 5 ms)"])
+    case.extra["p99_seconds"] = p99
+    case.targets.append(Target("p99 within 1 s", f"median {_ms(samples.median)}, p99 {_ms(p99)}", p99 <= 1.0))
     return case
 
 
@@ -662,3 +753,118 @@ def rerun_cost(ctx: Context) -> Case:
         Row("papermill alone", "reference", samples["papermill"]),
     ], notes=["no MLflow equivalent: MLflow records no execution history to replay"])
 
+
+
+# ---------------------------------------------------------------- 10. push to the team's MLflow server (issue 15)
+def _quiet_mlflow_client() -> None:
+    # set_terminated asks the server for the run and prints two "View run" lines: not what is measured.
+    os.environ.setdefault("MLFLOW_SUPPRESS_PRINTING_URL_TO_STDOUT", "true")
+
+
+def push_runs(ctx: Context) -> Case:
+    """``jt.push`` of 1,000 runs of 10 params and 5 metrics against MLflow's client logging the same runs
+    straight to the same server, one after another (what a notebook logging to the team server pays)."""
+    import jupyter_tracker as jt
+    from mlflow.entities import Metric, Param
+    from mlflow.tracking import MlflowClient
+
+    _quiet_mlflow_client()
+    count = ctx.pick(1000, 100)
+    folder = ctx.work / "push-runs"
+    server = MlflowServer(folder / "server")
+    client = MlflowClient(tracking_uri=server.uri)
+    stores: list[Path] = []
+    tick = iter(range(1 << 30))
+
+    def record(db: Path, experiment: str) -> None:
+        for i in range(count):
+            with jt.start_run(f"train{i % 7}", experiment=experiment, db=db):
+                jt.log_params({**PARAMS, "seed": i})
+                jt.log_metrics(METRICS)
+
+    def setup(name: str) -> None:
+        if name == "jt":  # untimed: a store of new runs to push, in an experiment of its own
+            db = folder / f"store-{next(tick)}" / "tracker.db"
+            record(db, f"jt-{db.parent.name}")
+            stores.append(db)
+
+    def jupyter_tracker() -> None:
+        report = jt.push(server.uri, db=stores[-1], progress=False)
+        assert len(report.of("pushed")) == count, str(report)
+
+    def push_again() -> None:
+        report = jt.push(server.uri, db=stores[-1], progress=False)
+        assert len(report.of("present")) == count, str(report)
+
+    def mlflow_client() -> None:
+        experiment_id = client.create_experiment(f"mlflow-{next(tick)}")
+        for i in range(count):
+            now = int(time.time() * 1000)
+            run = client.create_run(experiment_id, start_time=now, run_name=f"train{i % 7}")
+            client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in METRICS.items()],
+                             params=[Param(k, str(v)) for k, v in {**PARAMS, "seed": i}.items()])
+            client.set_terminated(run.info.run_id, end_time=now)
+
+    try:
+        samples = interleave({"jt": jupyter_tracker, "again": push_again, "mlflow": mlflow_client},
+                             rounds=ctx.pick(3, 1), warmup=0, setup=setup)
+    finally:
+        server.close()
+    case = Case("push_runs", f"Push {count:,} runs of 10 params and 5 metrics to an MLflow server", [
+        Row(f"jupyter_tracker push, {count:,} runs (4 runs at a time)", "jupyter_tracker", samples["jt"], count,
+            "runs/s", note="each run: params, metrics, tags, status and times, code, record and environment "
+                           "as artifacts, then the completion tag"),
+        Row(f"MLflow client, the same {count:,} runs logged one after another (create_run, log_batch, "
+            "set_terminated)", "mlflow", samples["mlflow"], count, "runs/s",
+            note="no artifacts: MLflow's own client records no code or environment"),
+        Row("jupyter_tracker push again (everything there: nothing sent)", "reference", samples["again"], count,
+            "runs/s"),
+    ], notes=["a real `mlflow server` (MLflow 3.17.2, SQLite backend, 1 worker) on 127.0.0.1, shared by both tools"])
+    return case
+
+
+def push_series(ctx: Context) -> Case:
+    """One run with a 100,000-point series: ``jt.push`` against MLflow's client logging it in batches."""
+    import jupyter_tracker as jt
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
+
+    _quiet_mlflow_client()
+    points = ctx.pick(100_000, 20_000)
+    folder = ctx.work / "push-series"
+    server = MlflowServer(folder / "server")
+    client = MlflowClient(tracking_uri=server.uri)
+    stores: list[Path] = []
+    tick = iter(range(1 << 30))
+
+    def setup(name: str) -> None:
+        if name == "jt":
+            db = folder / f"store-{next(tick)}" / "tracker.db"
+            with jt.start_run("series", experiment=f"jt-{db.parent.name}", db=db):
+                for step in range(points):
+                    jt.log_metric("loss", 1.0 / (step + 1), step=step)
+            stores.append(db)
+
+    def jupyter_tracker() -> None:
+        report = jt.push(server.uri, db=stores[-1], progress=False)
+        assert report.points == points, str(report)
+
+    def mlflow_client() -> None:
+        experiment_id = client.create_experiment(f"mlflow-{next(tick)}")
+        now = int(time.time() * 1000)
+        run = client.create_run(experiment_id, start_time=now, run_name="series")
+        for start in range(0, points, 1000):  # MLflow takes at most 1,000 metrics per log_batch
+            client.log_batch(run.info.run_id, metrics=[
+                Metric("loss", 1.0 / (step + 1), now, step) for step in range(start, min(points, start + 1000))])
+        client.set_terminated(run.info.run_id, end_time=now)
+
+    try:
+        samples = interleave({"jt": jupyter_tracker, "mlflow": mlflow_client}, rounds=ctx.pick(3, 1), warmup=0,
+                             setup=setup)
+    finally:
+        server.close()
+    return Case("push_series", f"Push one run with a {points:,}-point series to an MLflow server", [
+        Row("jupyter_tracker push", "jupyter_tracker", samples["jt"], points, "points/s",
+            note="1,000 points per log_batch, as MLflow allows"),
+        Row("MLflow client log_batch, 1,000 points a call", "mlflow", samples["mlflow"], points, "points/s"),
+    ], notes=["a real `mlflow server` (MLflow 3.17.2, SQLite backend, 1 worker) on 127.0.0.1, shared by both tools"])

@@ -15,6 +15,7 @@ import statistics
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 
@@ -180,6 +181,57 @@ class Kernel:
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
+
+
+# ------------------------------------------------------------------ an MLflow tracking server
+class MlflowServer:
+    """A real ``mlflow server`` on 127.0.0.1 (SQLite backend, artifacts proxied to a local folder), as a
+    team runs one; started in its own process group, so that stopping it stops its workers too."""
+
+    def __init__(self, folder: Path, timeout: float = 180.0) -> None:
+        import socket
+        import subprocess
+        import urllib.request
+
+        folder.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.uri = f"http://127.0.0.1:{port}"
+        self._log = open(folder / "server.log", "wb")
+        # One worker: MLflow's SQLite backend serialises writes anyway. No job runner (huey processes).
+        env = {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false", "MLFLOW_DISABLE_TELEMETRY": "true"}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+             "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}", "--artifacts-destination",
+             str(folder / "artifacts")],
+            cwd=folder, stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._process.poll() is not None:
+                raise RuntimeError(f"mlflow server exited: {(folder / 'server.log').read_text(errors='replace')[-2000:]}")
+            try:
+                with urllib.request.urlopen(f"{self.uri}/health", timeout=5) as answer:
+                    if answer.status == 200:
+                        return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"mlflow server did not answer /health within {timeout:.0f} s")
+            time.sleep(0.5)
+
+    def close(self) -> None:
+        import signal
+        import subprocess
+
+        os.killpg(self._process.pid, signal.SIGTERM)
+        try:
+            self._process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(self._process.pid, signal.SIGKILL)
+            self._process.wait()
+        self._log.close()
 
 
 # ------------------------------------------------------------------ machine

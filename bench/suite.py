@@ -43,11 +43,15 @@ CASES = {
     "record_run": cases.record_run,
     "track_cell": cases.track_cell,
     "step_series": cases.step_series,
+    "track_history": cases.track_history,  # issue 12: the %%track cost after 10, 1,000 and 5,000 cells
+    "live_latency": cases.live_latency,  # issue 12: log_metric to visible in another process
     "runs_frame": cases.runs_frame,
     "fingerprints": cases.fingerprints,
     "load_ext": cases.load_ext,
     "batch": cases.batch,
     "rerun": cases.rerun_cost,
+    "push_runs": cases.push_runs,  # issue 15: against a real `mlflow server` started by the case
+    "push_series": cases.push_series,
 }
 
 

@@ -36,6 +36,7 @@ from .api import (  # versioning and validation (issue 6)
 )
 from .errors import AmbiguousRunId, NoActiveRun, RunNotFound, StoreError, TrackerError, UsageProblem
 from .errors import ArtifactNotFound, NothingToRollBack, StageNotFound, ValidationFailed
+from .errors import PushError
 from .records import Run
 
 __version__ = "0.1.0"
@@ -52,10 +53,14 @@ __all__ += [
     "artifact", "load_model", "log_artifact", "log_figure", "log_model", "promote", "registry", "rollback", "validate",
 ]
 __all__ += ["batch", "report", "rerun"]
+__all__ += ["PushError"]
 
 # The panel and the charts need ipywidgets and matplotlib (together ~0.5 s to import), so they
 # load on first use of jupyter_tracker.panel / plot_*, never at %load_ext (tests/test_import_cost.py).
 _LAZY = {"panel": "widgets", "plot_metric": "plots", "plot_series": "plots", "plot_spread": "plots"}
+# push copies runs to an MLflow server (issue 15): its module sits above the api and loads MLflow (~2 s),
+# an optional extra, only when a push starts.
+_LAZY["push"] = "sync"
 __all__ += list(_LAZY)
 
 

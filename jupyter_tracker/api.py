@@ -127,11 +127,25 @@ def start_run(
     >>> run.run_id
     """
     from .capture.env import shared_probe
-    from .capture.seeds import seed_hooks
+    from .capture.seeds import GENERATORS, seed_hooks
 
-    recorder = Recorder(open_store(db), name, experiment, source="script", tags=tags)
+    # The run's start is written once the seeds in effect are known, with the script's code (issue 12).
+    recorder = Recorder(open_store(db), name, experiment, source="script", tags=tags, begin=False)
     seeds = seed_hooks()
-    seeds.begin(recorder.seeds, user_globals=sys.modules["__main__"].__dict__)
+    main = sys.modules["__main__"].__dict__
+    # Seeds the script set before this block ran before any hook did: read them from its source, up to here.
+    caller = sys._getframe(2)  # start_run's caller (above contextlib's __enter__)
+    if caller.f_globals is main:
+        seeds.user_globals = main
+        above = "".join(_script_source().splitlines(keepends=True)[:caller.f_lineno - 1])
+        seeds.scan(above, os.path.basename(caller.f_code.co_filename), GENERATORS, line_numbers=True)
+    seeds.begin(recorder.seeds, user_globals=main)
+    code = _script_source()
+    try:
+        recorder.begin(code=code, history=[code])
+    except BaseException:
+        seeds.end()
+        raise
     status, error = "finished", None
     try:
         with recording(recorder):
@@ -144,7 +158,6 @@ def start_run(
         raise
     finally:
         recorder.warnings.extend(seeds.end())
-        code = _script_source()
         recorder.finish(status, error, code=code, history=[code], environment=shared_probe().snapshot())
 
 
@@ -268,9 +281,17 @@ def store_status(db: str | os.PathLike | None = None) -> dict[str, Any]:
     return status
 
 
-def doctor(db: str | os.PathLike | None = None) -> list[DoctorCheck]:
-    """Integrity checks of the store; killed runs are marked interrupted on the way."""
-    return open_store(db, create=False).doctor()
+def doctor(interrupted: "list[str] | tuple[str, ...]" = (), hosts_down: "list[str] | tuple[str, ...]" = (),
+           db: str | os.PathLike | None = None) -> list[DoctorCheck]:
+    """Integrity checks of the store and its artifact files; runs of killed processes of this host are marked
+    interrupted and half-written temporary files removed on the way. ``interrupted`` (run ids) and
+    ``hosts_down`` (host names) mark running runs of other hosts interrupted, whose processes cannot be
+    checked from here; a run whose process is alive on this host is refused.
+
+    >>> [c for c in doctor(hosts_down=["gpu-box-2"]) if not c.ok]
+    []
+    """
+    return open_store(db, create=False).doctor(interrupted=interrupted, hosts_down=hosts_down)
 
 
 def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike | None = None) -> Path:
@@ -298,8 +319,11 @@ def rerun(
     run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None, *,
     kernel_name: str = "python3", timeout: float | None = None, workers: int = 1, progress: bool = True,
     on_progress: "Callable[[int, int], None] | None" = None, db: str | os.PathLike | None = None,
+    strict: bool = False,
 ) -> "Verdict | None":
     """Re-execute a run from its recorded execution history in fresh kernels and say whether it reproduced.
+
+    Output columns that are timings are reported but do not make it DIFFER unless ``strict``.
 
     >>> verdict = rerun("1a2b", repeat=3)
     >>> verdict.status, verdict.exit_code      # ("REPRODUCED", 0) or ("DIFFERS", 1)
@@ -311,7 +335,7 @@ def rerun(
         return None
     return engine.rerun(open_store(db, create=False), run_id, repeat=repeat, rtol=rtol, atol=atol,
                         kernel_name=kernel_name, timeout=timeout, workers=workers, progress=progress,
-                        on_progress=on_progress)
+                        on_progress=on_progress, strict=strict)
 
 
 def batch(
@@ -320,6 +344,7 @@ def batch(
     output_dir: str | os.PathLike | None = None, *, scheduler: str | None = None,
     rtol: float | None = None, atol: float | None = None, kernel_name: str = "python3",
     timeout: float | None = None, progress: bool = True, db: str | os.PathLike | None = None,
+    strict: bool = False,
 ) -> "BatchReport | None":
     """Execute a notebook for every grid combination x repeat with papermill, in parallel; return the report.
 
@@ -338,18 +363,18 @@ def batch(
                                   output_dir=output_dir, scheduler=scheduler, kernel_name=kernel_name,
                                   timeout=timeout, progress=progress)
     output = os.path.dirname(results[0].execution.output) if results else None
-    return build_report(store, batch_id, rtol=rtol, atol=atol, output_dir=output)
+    return build_report(store, batch_id, rtol=rtol, atol=atol, output_dir=output, strict=strict)
 
 
 def report(batch_id: str, rtol: float | None = None, atol: float | None = None,
-           db: str | os.PathLike | None = None) -> "BatchReport":
+           db: str | os.PathLike | None = None, strict: bool = False) -> "BatchReport":
     """The report of an earlier batch, from the store.
 
     >>> print(report("3f2a1b0c9d8e"))
     """
     from .batch_report import build_report
 
-    return build_report(open_store(db, create=False), batch_id, rtol=rtol, atol=atol)
+    return build_report(open_store(db, create=False), batch_id, rtol=rtol, atol=atol, strict=strict)
 
 
 def _replay_skip(what: str) -> None:

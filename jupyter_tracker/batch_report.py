@@ -35,7 +35,13 @@ class ExecutionRecord:
 
     @property
     def failed(self) -> bool:
+        """Any cell raised (tracked or not: the execution's own record says so), or nothing was recorded."""
         return any(r.status != "finished" for r in self.runs) or not self.runs
+
+    @property
+    def tracked(self) -> list[Run]:
+        """The runs of its tracked cells, in the order they ran (not the record of a failed execution)."""
+        return [r for r in self.runs if r.source != "batch"]
 
     @property
     def error(self) -> str | None:
@@ -87,12 +93,13 @@ class BatchReport:
     """
 
     def __init__(self, batch_id: str, combinations: list[Combination], rtol: float, atol: float,
-                 output_dir: str | None = None) -> None:
+                 output_dir: str | None = None, strict: bool = False) -> None:
         self.batch_id = batch_id
         self.combinations = combinations
         self.rtol = rtol
         self.atol = atol
         self.output_dir = output_dir
+        self.strict = strict
 
     # ---------------------------------------------------------------- facts
     @property
@@ -109,7 +116,10 @@ class BatchReport:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """0: every execution finished and the repeats agree; 1: repeats disagree; 2: an execution failed."""
+        if self.failed:
+            return 2
+        return 0 if self.all_agree else 1
 
     @property
     def grid_names(self) -> list[str]:
@@ -270,7 +280,7 @@ class BatchReport:
 
 
 def build_report(store: Any, batch_id: str, rtol: float | None = None, atol: float | None = None,
-                 output_dir: str | None = None) -> BatchReport:
+                 output_dir: str | None = None, strict: bool = False) -> BatchReport:
     """Read a batch's runs from the store and work out agreement and divergence."""
     rtol = DEFAULT_RTOL if rtol is None else rtol
     atol = DEFAULT_ATOL if atol is None else atol
@@ -292,33 +302,38 @@ def build_report(store: Any, batch_id: str, rtol: float | None = None, atol: flo
     for index in sorted(by_combination):
         members = sorted(by_combination[index], key=lambda e: e.repeat)
         combination = Combination(index, members[0].params, members)
-        combination.divergence = _first_divergence(members, rtol, atol)
+        combination.divergence = _first_divergence(members, rtol, atol, strict)
         combinations.append(combination)
-    return BatchReport(batch_id, combinations, rtol, atol, output_dir)
+    return BatchReport(batch_id, combinations, rtol, atol, output_dir, strict)
 
 
-def _first_divergence(executions: list[ExecutionRecord], rtol: float, atol: float) -> Divergence | None:
-    """The earliest tracked cell at which any repeat's records differ from the first repeat's."""
-    complete = [e for e in executions if e.runs and e.runs[0].source != "batch"]
+def _first_divergence(executions: list[ExecutionRecord], rtol: float, atol: float,
+                      strict: bool = False) -> Divergence | None:
+    """The earliest tracked cell at which any repeat's records differ from the first repeat's.
+
+    Timings (``fit_time`` columns and the like) are noted with the first real difference but never
+    make repeats disagree by themselves, unless ``strict``.
+    """
+    complete = [e.tracked for e in executions if e.tracked]
+    repeats = [e.repeat for e in executions if e.tracked]
     if len(complete) < 2:
         return None
     reference = complete[0]
     earliest: Divergence | None = None
-    for other in complete[1:]:
-        for position in range(max(len(reference.runs), len(other.runs))):
+    for other, repeat in zip(complete[1:], repeats[1:]):
+        for position in range(max(len(reference), len(other))):
             if earliest is not None and position >= earliest.position:
                 break
-            if position >= len(reference.runs) or position >= len(other.runs):
-                shorter = reference if position >= len(reference.runs) else other
-                present = other if shorter is reference else reference
-                cell = present.runs[position].name
-                note = Difference("status", "tracked cells", len(reference.runs), len(other.runs),
-                                  f"repeat {shorter.repeat} stopped before this cell")
-                earliest = Divergence(position, cell, other.repeat, [note])
+            if position >= len(reference) or position >= len(other):
+                shorter = repeats[0] if position >= len(reference) else repeat
+                cell = (other if position >= len(reference) else reference)[position].name
+                note = Difference("status", "tracked cells", len(reference), len(other),
+                                  f"repeat {shorter} stopped before this cell")
+                earliest = Divergence(position, cell, repeat, [note])
                 break
-            differences, _ = compare_runs(reference.runs[position], other.runs[position], rtol, atol)
-            if differences:
-                earliest = Divergence(position, reference.runs[position].name, other.repeat, differences)
+            differences, _ = compare_runs(reference[position], other[position], rtol, atol, strict)
+            if any(d.counts for d in differences):
+                earliest = Divergence(position, reference[position].name, repeat, differences)
                 break
     return earliest
 

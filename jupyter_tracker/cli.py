@@ -1,31 +1,131 @@
 """``jupyter-tracker`` (also ``jupyter tracker``): the command line over the Python API.
 
-Every TrackerError becomes one line on stderr and the error's exit code; no tracebacks.
+Every TrackerError becomes one line on stderr and the error's exit code, and so does an OSError on
+a path the user gave; no tracebacks, whatever the input (issue 10).
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import sys
-from typing import Any
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
 from . import api
 from .display import frame_json, json_text
-from .errors import TrackerError
+from .errors import TrackerError, UsageProblem
 
 FORMATS = click.Choice(["table", "csv", "json"])
+# Bounds of what one command starts: beyond them a typo (a repeat of 10**20) would build executions
+# until memory runs out, or start thousands of kernels at once, instead of saying so.
+MAX_EXECUTIONS = 100_000
+MAX_WORKERS = 1024
+MAX_ROWS = 2 ** 63 - 1  # SQLite's largest integer: a --last beyond it means every run
 
 
 class TrackerGroup(click.Group):
-    """Translates TrackerError in one place: one stderr line, the error's exit code."""
+    """Translates errors in one place: one stderr line and an exit code, never a traceback.
+
+    A TrackerError exits with its own code; an OSError (a file or folder the user named that cannot be
+    read or written, found only once the command runs) names the path and exits 2, as a bad input.
+    """
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except TrackerError as error:
-            click.echo(f"Error: {error}", err=True)
-            ctx.exit(error.exit_code)
+            _fail(ctx, str(error), error.exit_code)
+        except OSError as error:
+            _fail(ctx, _os_error_text(error), UsageProblem.exit_code)
+
+
+def _fail(ctx: click.Context, message: str, exit_code: int) -> None:
+    lines = message.strip().splitlines() or ["failed"]
+    click.echo(f"Error: {lines[0]}", err=True)
+    ctx.exit(exit_code)
+
+
+@contextmanager
+def _writing(path: str) -> Iterator[None]:
+    """Name ``path`` in an OSError that does not (a full disk fails a write, not an open)."""
+    try:
+        yield
+    except OSError as error:
+        if error.filename is not None:
+            raise
+        raise OSError(error.errno, error.strerror or str(error), path) from None
+
+
+def _os_error_text(error: OSError) -> str:
+    if error.filename is None:
+        return str(error)  # pandas: "Cannot save file into a non-existent directory: 'out'"
+    names = f"{error.filename}" + (f" -> {error.filename2}" if error.filename2 else "")
+    return f"{names}: {error.strerror or error}"
+
+
+class OutputPath(click.Path):
+    """A file (or, with ``folder=True``, a folder) the command writes, checked before any work starts:
+    a batch must not run for an hour to fail on its ``--html`` (issue 10). A file's folder must exist;
+    a folder is created with its parents, so its nearest existing ancestor must be a folder."""
+
+    def __init__(self, folder: bool = False) -> None:
+        super().__init__(file_okay=not folder, dir_okay=folder, writable=True)
+        self.folder = folder
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        path = Path(os.fspath(text)).expanduser().absolute()
+        if self.folder:
+            existing = next(p for p in (path, *path.parents) if p.exists())
+        else:
+            existing = path.parent
+            if not existing.exists():
+                self.fail(f"folder '{existing}' does not exist.", param, ctx)
+        if not existing.is_dir():
+            self.fail(f"'{existing}' is a file, not a folder.", param, ctx)
+        if not os.access(existing, os.W_OK | os.X_OK):
+            self.fail(f"folder '{existing}' is not writable.", param, ctx)
+        return text
+
+
+class NotebookPath(click.Path):
+    """A notebook to execute: an existing .ipynb file holding notebook JSON, checked before any kernel starts."""
+
+    def __init__(self) -> None:
+        super().__init__(dir_okay=False)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        text = super().convert(value, param, ctx)
+        path = Path(os.fspath(text))
+        if not path.is_file() or path.suffix != ".ipynb":
+            return text  # the API says it is missing or not a notebook, as it does for Python callers
+        try:
+            with open(path, encoding="utf-8") as handle:
+                content = json.load(handle)
+        except (ValueError, UnicodeDecodeError) as error:
+            self.fail(f"'{text}' is not a notebook: it does not hold JSON ({error}).", param, ctx)
+        if not isinstance(content, dict) or not isinstance(content.get("cells"), list):
+            self.fail(f"'{text}' is not a notebook: its JSON has no list of cells.", param, ctx)
+        return text
+
+
+class FiniteFloat(click.FloatRange):
+    """A float range that also refuses nan and the infinities (nan passes every comparison of a range)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
+
+
+TOLERANCE = FiniteFloat(min=0)
+SECONDS = click.IntRange(min=1, max=10 ** 9)  # papermill takes whole seconds: 2.5 would fail every cell
 
 
 @click.group(cls=TrackerGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -46,6 +146,7 @@ def cli(ctx: click.Context, db: str | None) -> None:
 @click.pass_obj
 def runs(obj: dict, experiment: str | None, name: str | None, last: int | None, fmt: str) -> None:
     """List runs, oldest first, with their params, final metrics and tags."""
+    last = None if last is None else min(last, MAX_ROWS)
     frame = api.runs(experiment=experiment, name=name, last=last, db=obj["db"])
     if fmt == "table":
         frame = frame.assign(run_id=frame["run_id"].str[:8], start=frame["start"].dt.strftime("%Y-%m-%d %H:%M:%S"))
@@ -62,11 +163,11 @@ def show(obj: dict, run: str, fmt: str) -> None:
     if fmt == "table":
         click.echo(str(record))
     elif fmt == "json":
-        click.echo(json_text(_run_dict(record)))
+        click.echo(json_text(record.to_dict()))  # the very shape of the server's runs/<id> route
     else:
         import pandas as pd
 
-        rows = [("run", k, v) for k, v in _run_dict(record).items() if not isinstance(v, (dict, list))]
+        rows = [("run", k, v) for k, v in record.to_dict().items() if not isinstance(v, (dict, list))]
         rows += [("param", k, v) for k, v in record.params.items()]
         rows += [("metric", k, v) for k, v in record.metrics.items()]
         rows += [("seed", s.source, s.value) for s in record.seeds]
@@ -96,7 +197,7 @@ def compare(obj: dict, runs: tuple[str, ...], fmt: str) -> None:
 
 @cli.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv", show_default=True)
-@click.option("--output", "-o", type=click.Path(dir_okay=False), help="File to write (default: stdout; parquet needs a file).")
+@click.option("--output", "-o", type=OutputPath(), help="File to write (default: stdout; parquet needs a file).")
 @click.pass_obj
 def export(obj: dict, fmt: str, output: str | None) -> None:
     """Export the runs table as csv, json or parquet."""
@@ -106,18 +207,26 @@ def export(obj: dict, fmt: str, output: str | None) -> None:
         frame = api.runs(db=obj["db"])
         click.echo(frame.to_csv(index=False) if fmt == "csv" else frame_json(frame))
         return
-    path = api.export(output, format=fmt, db=obj["db"])
+    with _writing(output):
+        path = api.export(output, format=fmt, db=obj["db"])
     click.echo(f"wrote {path}", err=True)
 
 
 @cli.command()
+@click.option("--interrupted", "-i", "interrupted", multiple=True, metavar="RUN",
+              help="Also mark RUN interrupted: a running run of another host whose process is known to be gone "
+                   "(repeatable; a run whose process is alive on this host is refused).")
+@click.option("--host-down", "hosts_down", multiple=True, metavar="HOST",
+              help="Also mark every running run recorded on HOST interrupted: a machine that crashed or was "
+                   "shut down (repeatable).")
 @click.pass_obj
-def doctor(obj: dict) -> None:
-    """Check the store's integrity; mark runs of killed kernels as interrupted."""
+def doctor(obj: dict, interrupted: tuple[str, ...], hosts_down: tuple[str, ...]) -> None:
+    """Check the store's integrity and its artifact files; mark runs of killed processes of this host
+    interrupted and remove files they left half-written. Exit 1 if a check fails."""
     from .config import resolve_settings
 
     click.echo(f"store: {resolve_settings(obj['db']).db_path}")
-    checks = api.doctor(db=obj["db"])
+    checks = api.doctor(interrupted=list(interrupted), hosts_down=list(hosts_down), db=obj["db"])
     for check in checks:
         click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     if not all(check.ok for check in checks):
@@ -126,59 +235,68 @@ def doctor(obj: dict) -> None:
 
 @cli.command()
 @click.argument("run")
-@click.option("--repeat", "-r", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--repeat", "-r", type=click.IntRange(min=1, max=MAX_EXECUTIONS), default=1, show_default=True,
               help="Execute the recorded history this many times.")
-@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance for metrics (default 1e-9).")
-@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance for metrics (default 1e-12).")
-@click.option("--workers", "-w", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--rtol", type=TOLERANCE, help="Relative tolerance for metrics (default 1e-9).")
+@click.option("--atol", type=TOLERANCE, help="Absolute tolerance for metrics (default 1e-12).")
+@click.option("--workers", "-w", type=click.IntRange(min=1, max=MAX_WORKERS), default=1, show_default=True,
               help="Repeats executed at the same time.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds a cell may run.")
+@click.option("--timeout", type=SECONDS, help="Whole seconds a cell may run.")
 @click.option("--kernel", "kernel_name", default="python3", show_default=True, help="Kernel to execute with.")
 @click.option("--format", "-f", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--strict", is_flag=True, help="Timings (fit and score times, durations) count as differences too.")
 @click.pass_obj
 def rerun(obj: dict, run: str, repeat: int, rtol: float | None, atol: float | None, workers: int,
-          timeout: float | None, kernel_name: str, fmt: str) -> None:
+          timeout: float | None, kernel_name: str, fmt: str, strict: bool) -> None:
     """Re-execute RUN from its recorded execution history in fresh kernels and print the verdict.
 
-    Exit code 0: REPRODUCED; 1: DIFFERS; 2: could not execute.
+    Exit code 0: REPRODUCED; 1: DIFFERS; 2: could not execute (a cell raised, the kernel died).
     """
     verdict = api.rerun(run, repeat=repeat, rtol=rtol, atol=atol, workers=workers, timeout=timeout,
-                        kernel_name=kernel_name, db=obj["db"])
+                        kernel_name=kernel_name, db=obj["db"], strict=strict)
     click.echo(json_text(verdict.to_dict()) if fmt == "json" else str(verdict))
     sys.exit(verdict.exit_code)
 
 
 @cli.command()
-@click.argument("notebook", type=click.Path(dir_okay=False))
+@click.argument("notebook", type=NotebookPath())
 @click.option("--parameter", "-p", "parameters", nargs=2, multiple=True, metavar="NAME VALUE",
               help="A papermill parameter for every execution (repeatable).")
 @click.option("--grid", "-g", "grids", multiple=True, metavar="NAME=V1,V2,...",
               help="A parameter taking each of these values (repeatable: every combination runs).")
-@click.option("--repeat", "-r", type=click.IntRange(min=1), default=1, show_default=True,
+@click.option("--repeat", "-r", type=click.IntRange(min=1, max=MAX_EXECUTIONS), default=1, show_default=True,
               help="Executions of each combination.")
-@click.option("--workers", "-w", type=click.IntRange(min=1), help="Executions at the same time (default: cores).")
-@click.option("--output-dir", "-o", type=click.Path(file_okay=False),
+@click.option("--workers", "-w", type=click.IntRange(min=1, max=MAX_WORKERS),
+              help="Executions at the same time (default: cores).")
+@click.option("--output-dir", "-o", type=OutputPath(folder=True),
               help="Where executed notebooks are kept (default: ./batch-<id>).")
 @click.option("--scheduler", metavar="ADDRESS", help="Run on this Dask distributed scheduler instead.")
-@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance when comparing repeats.")
-@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance when comparing repeats.")
-@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), help="Seconds a cell may run.")
+@click.option("--rtol", type=TOLERANCE, help="Relative tolerance when comparing repeats.")
+@click.option("--atol", type=TOLERANCE, help="Absolute tolerance when comparing repeats.")
+@click.option("--timeout", type=SECONDS, help="Whole seconds a cell may run.")
 @click.option("--kernel", "kernel_name", default="python3", show_default=True, help="Kernel to execute with.")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Also write the report as an HTML page.")
+@click.option("--html", "html_file", type=OutputPath(), help="Also write the report as an HTML page.")
+@click.option("--strict", is_flag=True, help="Timings (fit and score times, durations) count as differences too.")
 @click.pass_obj
 def batch(obj: dict, notebook: str, parameters: tuple[tuple[str, str], ...], grids: tuple[str, ...],
           repeat: int, workers: int | None, output_dir: str | None, scheduler: str | None, rtol: float | None,
-          atol: float | None, timeout: float | None, kernel_name: str, html_file: str | None) -> None:
+          atol: float | None, timeout: float | None, kernel_name: str, html_file: str | None, strict: bool) -> None:
     """Execute NOTEBOOK for every grid combination x repeat with papermill, in parallel, then report.
 
-    Exit code 0 when every execution succeeded, 1 when any failed.
+    Exit code 0 when every execution finished and the repeats agree, 1 when repeats disagree,
+    2 when an execution failed (any cell raised, tracked or not).
     """
     from .grid import parse_grid, parse_value
 
+    grid = parse_grid(list(grids))
+    executions = math.prod(len(values) for values in grid.values()) * repeat
+    if executions > MAX_EXECUTIONS:
+        raise UsageProblem(f"this batch would run {executions:,} executions ({executions // repeat:,} combinations x "
+                           f"{repeat} repeats): at most {MAX_EXECUTIONS:,} at once")
     report = api.batch(notebook, parameters={name: parse_value(value) for name, value in parameters},
-                       grid=parse_grid(list(grids)), repeat=repeat, workers=workers, output_dir=output_dir,
+                       grid=grid, repeat=repeat, workers=workers, output_dir=output_dir,
                        scheduler=scheduler, rtol=rtol, atol=atol, timeout=timeout, kernel_name=kernel_name,
-                       db=obj["db"])
+                       db=obj["db"], strict=strict)
     click.echo(str(report))
     _write_html(report, html_file)
     sys.exit(report.exit_code)
@@ -186,20 +304,22 @@ def batch(obj: dict, notebook: str, parameters: tuple[tuple[str, str], ...], gri
 
 @cli.command()
 @click.argument("batch_id", metavar="BATCH")
-@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write the report as an HTML page.")
-@click.option("--rtol", type=click.FloatRange(min=0), help="Relative tolerance when comparing repeats.")
-@click.option("--atol", type=click.FloatRange(min=0), help="Absolute tolerance when comparing repeats.")
+@click.option("--html", "html_file", type=OutputPath(), help="Write the report as an HTML page.")
+@click.option("--rtol", type=TOLERANCE, help="Relative tolerance when comparing repeats.")
+@click.option("--atol", type=TOLERANCE, help="Absolute tolerance when comparing repeats.")
+@click.option("--strict", is_flag=True, help="Timings (fit and score times, durations) count as differences too.")
 @click.pass_obj
-def report(obj: dict, batch_id: str, html_file: str | None, rtol: float | None, atol: float | None) -> None:
+def report(obj: dict, batch_id: str, html_file: str | None, rtol: float | None, atol: float | None,
+           strict: bool) -> None:
     """The report of batch BATCH again, as text (and as an HTML page with charts)."""
-    result = api.report(batch_id, rtol=rtol, atol=atol, db=obj["db"])
+    result = api.report(batch_id, rtol=rtol, atol=atol, db=obj["db"], strict=strict)
     click.echo(str(result))
     _write_html(result, html_file)
 
 
 def _write_html(report: Any, html_file: str | None) -> None:
     if html_file:
-        with open(html_file, "w", encoding="utf-8") as handle:
+        with _writing(html_file), open(html_file, "w", encoding="utf-8") as handle:
             handle.write(report.to_html_page())
         click.echo(f"wrote {html_file}", err=True)
 
@@ -211,9 +331,9 @@ def _validation_options(command: Any) -> Any:
         click.option("--rule", "rules", multiple=True, metavar="'METRIC OP LIMIT'",
                      help="A metric rule, e.g. 'acc >= baseline - 0.01' or 'loss <= 0.2'; repeatable "
                           "(default: metrics known to be better higher or lower must not get worse)."),
-        click.option("--psi", type=click.FloatRange(min=0), help="Drift fails above this PSI (default 0.2)."),
-        click.option("--ks", type=click.FloatRange(min=0), help="Drift also fails above this KS statistic."),
-        click.option("--null-rate", type=click.FloatRange(min=0),
+        click.option("--psi", type=TOLERANCE, help="Drift fails above this PSI (default 0.2)."),
+        click.option("--ks", type=TOLERANCE, help="Drift also fails above this KS statistic."),
+        click.option("--null-rate", type=TOLERANCE,
                      help="A column fails when its share of nulls grows by more than this (default 0.05)."),
     ]):
         command = option(command)
@@ -283,6 +403,27 @@ def validate(obj: dict, run: str, baseline: str, model: str, rules: tuple[str, .
         sys.exit(1)
 
 
+# ------------------------------------------------------- the team's MLflow server (issue 15)
+@cli.command()
+@click.argument("uri")
+@click.argument("runs", nargs=-1)
+@click.option("--experiment", "-e", help="Only runs of this experiment.")
+@click.option("--dry-run", is_flag=True, help="Print what would be sent; send nothing.")
+@click.option("--workers", "-w", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Runs sent at the same time.")
+@click.pass_obj
+def push(obj: dict, uri: str, runs: tuple[str, ...], experiment: str | None, dry_run: bool, workers: int) -> None:
+    """Copy RUNS (default: all) to the MLflow tracking server at URI; again, only what is new.
+
+    Authentication: MLflow's variables (MLFLOW_TRACKING_USERNAME/PASSWORD, MLFLOW_TRACKING_TOKEN).
+    """
+    from .sync import push as push_runs  # sync sits above the api: MLflow loads only when pushing
+
+    report = push_runs(uri, runs=list(runs) or None, experiment=experiment, dry_run=dry_run, workers=workers,
+                       db=obj["db"])
+    click.echo(str(report))
+
+
 def _echo_frame(frame: Any, fmt: str, empty: str) -> None:
     if fmt == "csv":
         click.echo(frame.to_csv(index=False), nl=False)
@@ -292,23 +433,6 @@ def _echo_frame(frame: Any, fmt: str, empty: str) -> None:
         click.echo(empty)
     else:
         click.echo(frame.to_string(index=False, na_rep="-"))
-
-
-def _run_dict(run: Any) -> dict[str, Any]:
-    return {
-        "run_id": run.run_id, "experiment": run.experiment, "name": run.name, "status": run.status,
-        "start": run.start, "end": run.end, "duration": run.duration, "source": run.source,
-        "params": run.params, "tags": run.tags, "seeds": [s.__dict__ for s in run.seeds],
-        "metrics": run.metrics, "metric_steps": run.metric_steps,
-        "inputs": [_ref_dict(r) for r in run.inputs], "outputs": [_ref_dict(r) for r in run.outputs],
-        "code": run.code, "history": run.history, "environment": run.environment,
-        "error": run.error, "warnings": run.warnings,
-    }
-
-
-def _ref_dict(ref: Any) -> dict[str, Any]:
-    return {"role": ref.role, "name": ref.name, "source": ref.source, "note": ref.note,
-            "fingerprint": ref.fingerprint.to_dict() if ref.fingerprint else None}
 
 
 def main() -> None:

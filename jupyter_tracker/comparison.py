@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import numbers
 from html import escape
 from typing import Any
 
@@ -207,19 +208,41 @@ def _rows(dicts: list[dict[str, Any]]) -> list[tuple[str, list[Any], bool]]:
     rows = []
     for key in keys:
         values = [d.get(key, MISSING) for d in dicts]
-        differs = any(not _same(values[0], v) for v in values[1:])
+        differs = any(not same_value(values[0], v) for v in values[1:])
         rows.append((key, values, differs))
     return rows
 
 
-def _same(a: Any, b: Any) -> bool:
-    if _nan(a) and _nan(b):
-        return True
-    return a == b and type(a) is type(b)
+def same_value(a: Any, b: Any) -> bool:
+    """The one rule for "the same value", in compare, rerun, batch and validate (issue 10).
+
+    Numbers are the same when they are equal (``1`` and ``1.0``; NaN and NaN), but a bool is not a
+    number (``True`` is not ``1``); lists and tuples (JSON knows no tuples) compare item by item,
+    dicts key by key; anything else must be equal and of the same type.
+
+    >>> same_value(1, 1.0), same_value(float("nan"), float("nan")), same_value(True, 1)
+    (True, True, False)
+    >>> same_value([1, (2, "a")], (1, [2.0, "a"])), same_value({"a": 1}, {"a": 2})
+    (True, False)
+    """
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, numbers.Number) and isinstance(b, numbers.Number):
+        if _nan(a) or _nan(b):
+            return _nan(a) and _nan(b)
+        return a == b
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(same_value(x, y) for x, y in zip(a, b))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(same_value(a[k], b[k]) for k in a)
+    return type(a) is type(b) and a == b
 
 
 def _nan(value: Any) -> bool:
-    return isinstance(value, float) and math.isnan(value)
+    try:
+        return isinstance(value, numbers.Real) and math.isnan(value)
+    except (TypeError, ValueError, OverflowError):
+        return False
 
 
 def _show(value: Any) -> str:

@@ -106,7 +106,8 @@ def describe_ref(ref: DataRef) -> str:
         return f"{ref.name}: {ref.note or 'not fingerprinted'}"
     shape = "x".join(str(n) for n in fp.shape)
     via = "" if ref.source == "variable" else f" via {ref.source}"
-    return f"{ref.name} {fp.kind} {shape} {fp.hash[:12]}{via}"
+    where = f" in {ref.location}" if ref.location else ""
+    return f"{ref.name} {fp.kind} {shape} {fp.hash[:12]}{via}{where}"
 
 
 def changed_inputs(run: Run, previous: Run | None) -> dict[str, list[str]]:
@@ -138,7 +139,8 @@ def run_sections(run: Run) -> list[tuple[str, list[tuple[str, str]]]]:
         overview.append(("rerun of", run.rerun_of))
     sections = [("run", overview)]
     sections.append(("params", [(k, format_value(v)) for k, v in run.params.items()]))
-    sections.append(("seeds", [(s.source, format_value(s.value)) for s in run.seeds]))
+    sections.append(("seeds", [(s.source, format_value(s.value) + (f" (set in {s.location})" if s.location else ""))
+                               for s in run.seeds]))
     sections.append(("metrics", [
         (k, format_value(v) + (f"  ({run.metric_steps[k]} points)" if run.metric_steps.get(k, 1) > 1 else ""))
         for k, v in run.metrics.items()

@@ -125,3 +125,19 @@ class JobNotFound(TrackerError):
     def __init__(self, job_id: str):
         super().__init__(f"no job '{job_id}' in this server (jobs are kept until the server restarts)")
         self.job_id = job_id
+
+
+class PushError(TrackerError):
+    """``push`` could not copy runs to an MLflow tracking server: unreachable, refusing, or failing.
+
+    ``server_status`` is the HTTP status the server answered with (401, 403, 500, ...), None when
+    no answer came. Nothing is ever written to the local store; what reached the server is kept
+    and a second push resumes from it.
+    """
+
+    exit_code = 5
+    http_status = 502
+
+    def __init__(self, message: str, server_status: int | None = None):
+        super().__init__(message)
+        self.server_status = server_status

@@ -10,6 +10,7 @@ environment variables, so the runs an execution recorded can be found afterwards
 from __future__ import annotations
 
 import functools
+import math
 import os
 import re
 import secrets
@@ -54,6 +55,7 @@ class ExecutionResult:
     error: ExecutionError | None = None
     records: list[tuple[Run, list[MetricPoint]]] = field(default_factory=list)  # from remote workers only
     notebook_text: str | None = None  # the executed notebook, from remote workers only
+    artifact_files: dict[str, bytes] = field(default_factory=dict)  # hash -> bytes, from remote workers only
 
     @property
     def ok(self) -> bool:
@@ -82,7 +84,9 @@ def execute(execution: Execution) -> ExecutionResult:
         papermill.execute_notebook(
             execution.notebook, execution.output, parameters=execution.parameters or None,
             kernel_name=execution.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
-            execution_timeout=execution.timeout, km=_kernel_manager(execution),
+            # papermill takes whole seconds: 2.5 would fail every cell, so round up.
+            execution_timeout=None if execution.timeout is None else max(1, math.ceil(execution.timeout)),
+            km=_kernel_manager(execution),
             resources={"metadata": {"path": execution.cwd}},
             # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
@@ -90,18 +94,53 @@ def execute(execution: Execution) -> ExecutionResult:
     except PapermillExecutionError as failure:
         error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
                                failure.ename, str(failure.evalue))
+        if failure.cell_index is not None and _tagged_raising(execution.output, failure.cell_index):
+            error = _unexpected_error(execution.output)
     except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
         error = ExecutionError(f"{type(failure).__name__}: {_one_line(failure)}")
     return ExecutionResult(execution, time.perf_counter() - started, error)
 
 
+RAISES = "raises-exception"  # nbclient's tag for a cell allowed to raise; papermill still reports it
+_PAPERMILL_MARKER = "papermill-error-cell-tag"  # the cells papermill inserts to point at the failing one
+
+
+def _executed_cells(output: str) -> list[Any]:
+    """The executed notebook's cells as executed: without the error markers papermill adds on top."""
+    import nbformat
+
+    try:
+        cells = nbformat.read(output, as_version=4).cells
+    except (OSError, ValueError):
+        return []
+    return [c for c in cells if _PAPERMILL_MARKER not in c.get("metadata", {}).get("tags", [])]
+
+
+def _tagged_raising(output: str, index: int) -> bool:
+    cells = _executed_cells(output)
+    return index < len(cells) and RAISES in cells[index].get("metadata", {}).get("tags", [])
+
+
+def _unexpected_error(output: str) -> ExecutionError | None:
+    """The first error of the executed notebook in a cell not tagged as raising, or None."""
+    for index, cell in enumerate(_executed_cells(output)):
+        if RAISES in cell.get("metadata", {}).get("tags", []):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return ExecutionError(str(out.get("evalue")), index, cell.get("execution_count"),
+                                      out.get("ename"), str(out.get("evalue")))
+    return None
+
+
 def execute_remote(execution: Execution) -> ExecutionResult:
-    """On a Dask worker: record into a private store and send the records back.
+    """On a Dask worker: record into a private store and send the records back, with their artifact files.
 
     The client writes them into the one real store, so no worker ever writes SQLite over a
-    network file system.
+    network file system. The execution is over: a run still ``running`` lost its kernel, and
+    goes back ``interrupted`` (issue 10: nothing stuck).
     """
-    from .store import Store
+    from .store import INTERRUPTED_MESSAGE, Store
 
     with tempfile.TemporaryDirectory(prefix="jupyter-tracker-") as scratch:
         local = replace(execution, db=os.path.join(scratch, "tracker.db"),
@@ -110,8 +149,19 @@ def execute_remote(execution: Execution) -> ExecutionResult:
         if os.path.exists(local.db):
             store = Store(local.db)
             try:
-                result.records = [(store.get_run(run_id), store.metric_points(run_id))
-                                  for run_id in store.session_runs(execution.session_id)]
+                for run_id in store.session_runs(execution.session_id):
+                    run = store.get_run(run_id)
+                    if run.status == "running":
+                        ended = time.time()
+                        run = replace(run, status="interrupted", end=ended, duration=ended - run.start,
+                                      error=run.error or INTERRUPTED_MESSAGE)
+                    result.records.append((run, store.metric_points(run_id)))
+                    for artifact in run.artifacts:
+                        # The whole file travels in the result (Dask has no streaming results); a file
+                        # missing here is left to the client's doctor to report.
+                        path = store.artifacts.path(artifact.hash)
+                        if artifact.hash not in result.artifact_files and path.is_file():
+                            result.artifact_files[artifact.hash] = path.read_bytes()
             finally:
                 store.close()
         if os.path.exists(local.output):
@@ -173,6 +223,9 @@ def _run_on_dask(executions: list[Execution], scheduler: str,
             for future in as_completed(list(futures)):
                 result: ExecutionResult = future.result()
                 store = stores.setdefault(result.execution.db, Store(result.execution.db))
+                # Files first: a row never names a file the store does not have.
+                for digest, data in result.artifact_files.items():
+                    store.artifacts.put_bytes(data, digest)
                 for run, points in result.records:
                     store.import_run(run, points)
                 if result.notebook_text is not None:
@@ -241,6 +294,10 @@ def build_replay(run: Run) -> Any:
             if calls.search(source) else source)
         for source in run.history
     ]
+    # Cells that raised in the original kernel (a typo, run again fixed) may raise in the replay too.
+    for index in (run.hidden_state or {}).get("raised", []):
+        if 0 <= index < len(notebook.cells) - 1:
+            notebook.cells[index].metadata["tags"] = [RAISES]
     return notebook
 
 
@@ -271,7 +328,7 @@ def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
 def rerun(
     store: Any, run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None,
     kernel_name: str = DEFAULT_KERNEL, timeout: float | None = None, workers: int = 1,
-    progress: bool = True, on_progress: Progress | None = None,
+    progress: bool = True, on_progress: Progress | None = None, strict: bool = False,
 ) -> Verdict:
     """Re-execute a run from its recorded history ``repeat`` times; compare each rerun with it."""
     import nbformat
@@ -297,11 +354,12 @@ def rerun(
         ))
     results = run_all(executions, workers=workers, progress=progress, on_progress=on_progress,
                       description=f"rerun {original.short_id}")
-    attempts = [_attempt(store, original, result, rtol, atol) for result in results]
+    attempts = [_attempt(store, original, result, rtol, atol, strict) for result in results]
     return Verdict(original, attempts, rtol, atol, replay=str(replay_path))
 
 
-def _attempt(store: Any, original: Run, result: ExecutionResult, rtol: float, atol: float) -> Attempt:
+def _attempt(store: Any, original: Run, result: ExecutionResult, rtol: float, atol: float,
+             strict: bool = False) -> Attempt:
     session_runs = [store.get_run(r) for r in store.session_runs(result.execution.session_id)]
     # The tracked cell is the last entry of its own history, so its rerun is the session's last run of that name.
     matching = [r for r in session_runs if r.name == original.name and r.source == "cell"]
@@ -317,7 +375,7 @@ def _attempt(store: Any, original: Run, result: ExecutionResult, rtol: float, at
         attempt.error = None  # the tracked cell raised originally too: compare what it recorded
     store.link_rerun(new.run_id, original.run_id)
     attempt.run_id = new.run_id
-    attempt.differences, attempt.metrics = compare_runs(original, new, rtol, atol)
+    attempt.differences, attempt.metrics = compare_runs(original, new, rtol, atol, strict)
     return attempt
 
 

@@ -103,16 +103,18 @@ def run_batch(
     results = run_all(executions, workers=workers, scheduler=scheduler, progress=progress,
                       on_progress=on_progress, description=f"batch {batch_id}")
     for result in results:
-        if not result.ok and not store.session_runs(result.execution.session_id):
+        if not result.ok:
             _record_failure(store, path, result)
     return batch_id, results
 
 
 def _record_failure(store: Any, notebook: Path, result: ExecutionResult) -> None:
-    """An execution that failed before any tracked cell ran still shows in the store and the report."""
+    """A failed execution shows in the store and the report with its cell and error, whichever cell
+    raised: before any tracked cell, in one, or in an untracked cell after them (issue 10)."""
     execution = result.execution
+    recorded = len(store.session_runs(execution.session_id))
     recorder = Recorder(store, notebook.stem, experiment=None, source="batch", tags=execution.tags,
-                        session=(execution.session_id, 0))
+                        session=(execution.session_id, recorded + 1))
     recorder.log_params(execution.parameters)
     recorder.warnings.append(f"execution failed: {result.error.text()}; notebook kept at {execution.output}")
     recorder.finish("failed", error=_ExecutionFailed(result.error.text()), code="", history=[],

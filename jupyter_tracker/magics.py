@@ -17,7 +17,6 @@ from IPython.display import display
 from . import api
 from .capture.cell import CellTracker, TrackOptions
 from .errors import TrackerError
-from .records import Seed
 
 
 @magic_arguments()
@@ -123,7 +122,6 @@ class TrackerMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
         self.tracker = CellTracker(shell, show=show)
-        self.pending_seeds: list[Seed] = []
 
     @line_cell_magic
     def track(self, line: str, cell: str | None = None) -> Any:
@@ -133,11 +131,7 @@ class TrackerMagics(Magics):
                 return self._subcommand(line)
             except TrackerError as error:
                 raise UsageError(str(error)) from None
-        options = self._cell_options(line)
-        if self.pending_seeds:
-            seeds, self.pending_seeds = self.pending_seeds, []
-            return self.tracker.run(options, cell, initial_seeds=seeds)
-        return self.tracker.run(options, cell)
+        return self.tracker.run(self._cell_options(line), cell)
 
     track.__doc__ = _help()
 
@@ -188,14 +182,7 @@ class TrackerMagics(Magics):
         return api.compare(*args.runs)
 
     def _do_seed(self, args: Any) -> None:
-        generators = self.tracker.seeds.seed_all(args.seed)
-        seed = Seed("%track seed", args.seed)
-        if api._active:
-            recorder = api._active[-1]
-            if seed not in recorder.seeds:
-                recorder.seeds.append(seed)
-        else:
-            self.pending_seeds.append(seed)  # recorded with the next tracked cell
+        generators = self.tracker.seeds.seed_all(args.seed)  # recorded with the running or the next run
         print(f"seeded {', '.join(generators)} with {args.seed}")
 
     def _do_panel(self, args: Any) -> Any:

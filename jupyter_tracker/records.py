@@ -62,12 +62,20 @@ class DataRef:
     source: str  # "variable", or how a file was read: "open", "pandas.read_csv", "numpy.load", ...
     fingerprint: Fingerprint | None = None
     note: str | None = None  # why there is no fingerprint
+    location: str | None = None  # the earlier cell that read this file ("In [2]"); None: the run's own cell
 
 
 @dataclass(frozen=True)
 class Seed:
     source: str  # "random.seed", "numpy.random.seed", "%track seed", "clf.random_state", ...
     value: Any
+    generator: str | None = None  # the global generator it seeded: "python", "numpy", "torch"; None if local
+    location: str | None = None  # where it was set, when before the run: "In [3]: np.random.seed(1)"
+
+    @property
+    def key(self) -> tuple[str, Any, str | None]:
+        """What two executions must share for this seed to be the same (where it was set may differ)."""
+        return (self.source, self.value, self.generator)
 
 
 @dataclass(frozen=True)
@@ -158,6 +166,22 @@ class Run:
     @property
     def short_id(self) -> str:
         return self.run_id[:8]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Everything recorded about the run as plain data: the one shape of ``show --format json`` and
+        of the server's ``runs/<id>`` route (issue 10), so the two can never drift apart.
+
+        Every field of the record is there under its own name, nested records as dicts, artifact paths as
+        text. Floats are kept as they are: the faces write NaN and infinities as strict JSON
+        (``display.json_safe``).
+
+        >>> get_run("3f2a").to_dict()["metric_steps"]
+        {'acc': 1, 'loss': 30}
+        """
+        data = asdict(self)
+        data["artifacts"] = [{**artifact, "path": None if artifact["path"] is None else str(artifact["path"])}
+                             for artifact in data["artifacts"]]
+        return data
 
     def _repr_html_(self) -> str:
         from .display import run_html

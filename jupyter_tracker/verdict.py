@@ -8,10 +8,12 @@ of a combination against the others). Metrics agree when they are equal within `
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from html import escape
 from typing import Any
 
+from .comparison import same_value
 from .display import format_value
 from .records import Run
 
@@ -34,10 +36,12 @@ class Difference:
     detail: str = ""
     abs_diff: float | None = None
     rel_diff: float | None = None
+    counts: bool = True  # False for timings (fit and score times, durations): reported, not a difference
 
     def text(self) -> str:
         line = f"{self.kind:<7} {self.name}: {_show(self.original)} -> {_show(self.new)}"
-        return line + (f" ({self.detail})" if self.detail else "")
+        line += f" ({self.detail})" if self.detail else ""
+        return line if self.counts else line + " [timings only: not counted without --strict]"
 
 
 @dataclass(frozen=True)
@@ -83,19 +87,24 @@ class Attempt:
     def status(self) -> str:
         if self.error is not None or self.run_id is None:
             return FAILED
-        return DIFFERS if self.differences else REPRODUCED
+        return DIFFERS if any(d.counts for d in self.differences) else REPRODUCED
 
 
-def compare_runs(original: Run, new: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL
-                 ) -> tuple[list[Difference], list[MetricComparison]]:
-    """Everything that differs between two runs of the same cell, and every metric side by side."""
+def compare_runs(original: Run, new: Run, rtol: float = DEFAULT_RTOL, atol: float = DEFAULT_ATOL,
+                 strict: bool = False) -> tuple[list[Difference], list[MetricComparison]]:
+    """Everything that differs between two runs of the same cell, and every metric side by side.
+
+    Data present on one side only, or fingerprinted on one side only, is a difference. An output
+    whose only changed columns are timings (``fit_time``, ``mean_score_time``, ``duration``, ...)
+    is reported with ``counts=False`` unless ``strict``: timings never repeat.
+    """
     differences: list[Difference] = []
     if original.status != new.status:
         differences.append(Difference("status", "status", original.status, new.status,
                                       _first_line(new.error) if new.error else ""))
     for name in _union(original.params, new.params):
         old, now = original.params.get(name, _MISSING), new.params.get(name, _MISSING)
-        if not _same_value(old, now):
+        if not same_value(old, now):
             differences.append(Difference("param", name, old, now))
     old_seeds = [(s.source, s.value) for s in original.seeds]
     new_seeds = [(s.source, s.value) for s in new.seeds]
@@ -114,13 +123,21 @@ def compare_runs(original: Run, new: Run, rtol: float = DEFAULT_RTOL, atol: floa
             new_fp = new_ref.fingerprint if new_ref else None
             if old_ref is None or new_ref is None:
                 differences.append(Difference(role, name, _hash(old_fp) if old_ref else _MISSING,
-                                              _hash(new_fp) if new_ref else _MISSING))
+                                              _hash(new_fp) if new_ref else _MISSING,
+                                              "only in the original" if new_ref is None else "only in the new run"))
+            elif (old_fp is None) != (new_fp is None):
+                note = (new_ref if new_fp is None else old_ref).note or ""
+                differences.append(Difference(role, name, _hash(old_fp), _hash(new_fp), note))
             elif old_fp is not None and new_fp is not None and old_fp.hash != new_fp.hash:
                 columns = new_fp.changed_columns(old_fp)
-                detail = f"columns changed: {', '.join(columns)}" if columns else ""
+                shown = [f"{c} (timing)" if role == "output" and is_timing(c) else c for c in columns]
+                detail = f"columns changed: {', '.join(shown)}" if columns else ""
                 if old_fp.shape != new_fp.shape:
                     detail = "; ".join(filter(None, [f"shape {old_fp.shape} -> {new_fp.shape}", detail]))
-                differences.append(Difference(role, name, old_fp.hash[:12], new_fp.hash[:12], detail))
+                timings = role == "output" and old_fp.shape == new_fp.shape and (
+                    all(is_timing(c) for c in columns) if columns else is_timing(name))
+                differences.append(Difference(role, name, old_fp.hash[:12], new_fp.hash[:12], detail,
+                                              counts=strict or not timings))
     metrics = []
     for name in _union(original.metrics, new.metrics):
         old, now = original.metrics.get(name), new.metrics.get(name)
@@ -251,6 +268,19 @@ class Verdict:
 
 
 # ---------------------------------------------------------------- helpers
+_TIMING_WORDS = frozenset({"time", "times", "duration", "durations", "elapsed", "seconds", "secs", "timestamp",
+                           "timestamps", "runtime", "walltime", "latency"})
+
+
+def is_timing(column: str) -> bool:
+    """Whether a column (or output) name says it holds timings, which no two executions share.
+
+    >>> [is_timing(c) for c in ("fit_time", "mean_score_time", "duration", "param_max_depth", "timeline")]
+    [True, True, True, False, False]
+    """
+    return any(word in _TIMING_WORDS for word in re.split(r"[^a-z0-9]+", re.sub(r"([a-z])([A-Z])", r"\1_\2", column).lower()))
+
+
 class _Missing:
     def __repr__(self) -> str:
         return "(none)"
@@ -270,12 +300,6 @@ def _compare_metric(name: str, old: float | None, now: float | None, rtol: float
     relative = absolute / abs(old) if old not in (0.0,) and math.isfinite(old) else None
     agrees = math.isfinite(absolute) and absolute <= atol + rtol * abs(old)
     return MetricComparison(name, old, now, absolute, relative, agrees)
-
-
-def _same_value(old: Any, new: Any) -> bool:
-    if isinstance(old, float) and isinstance(new, float) and math.isnan(old) and math.isnan(new):
-        return True
-    return type(old) is type(new) and old == new if not isinstance(old, (int, float)) else old == new
 
 
 def _union(first: dict, second: dict) -> list[str]:

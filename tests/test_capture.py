@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -113,6 +114,90 @@ def test_drawing_from_an_unseeded_global_generator_warns(kernel, tracker_db):
     assert ("%track seed", 42) in {(s.source, s.value) for s in run.seeds}
 
 
+def _seeds_by_generator(run) -> dict[str, tuple]:
+    return {s.generator: (s.source, s.value, s.location) for s in run.seeds if s.generator}
+
+
+@pytest.mark.parametrize("generator, setup, draw", [
+    ("python", "import random\nrandom.seed(1)", "x = random.random()"),
+    ("numpy", "import numpy as np\nnp.random.seed(1)", "x = np.random.rand()"),
+    ("torch", "import torch\ntorch.manual_seed(1)", "x = torch.rand(2)"),
+])
+def test_a_seed_set_in_an_untracked_cell_counts(kernel, tracker_db, generator, setup, draw):
+    # Given: the seed is set in a setup cell, the way notebooks are written
+    kernel.run(setup)
+    kernel.run("y = 2")  # an unrelated cell in between
+    # When: a tracked cell draws from that generator
+    out = kernel.run(f"%%track drawing\n{draw}")
+    # Then: no warning, and the run records the seed in effect and the cell that set it
+    run = latest_run(tracker_db)
+    assert not [w for w in run.warnings if "never seeded" in w], run.warnings
+    assert "never seeded" not in out.stderr
+    source, value, location = _seeds_by_generator(run)[generator]
+    assert value == 1 and source.endswith(("random.seed", "manual_seed"))
+    assert location.startswith("In [") and "seed(1)" in location
+
+
+@pytest.mark.parametrize("generator, setup, draw", [
+    ("python", "import random\nrandom.seed(5)", "x = random.random()"),
+    ("numpy", "import numpy as np\nnp.random.seed(5)", "x = np.random.rand()"),
+    ("torch", "import torch\ntorch.manual_seed(5)", "x = torch.rand(2)"),
+])
+def test_a_seed_set_before_load_ext_counts(tracker_db, tmp_path, generator, setup, draw):
+    # Given: a kernel that seeded before loading the extension
+    from conftest import KernelSession
+
+    work = tmp_path / "before"
+    work.mkdir()
+    session = KernelSession(work, {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
+    try:
+        session.run(setup)
+        session.run("%load_ext jupyter_tracker")
+        # When
+        session.run(f"%%track drawing\n{draw}")
+    finally:
+        session.shutdown()
+    # Then
+    run = latest_run(tracker_db)
+    assert not [w for w in run.warnings if "never seeded" in w], run.warnings
+    source, value, location = _seeds_by_generator(run)[generator]
+    assert value == 5 and location.startswith("In [1]")
+
+
+@pytest.mark.parametrize("generator, setup, draw", [
+    ("python", "import random", "x = random.random()"),
+    ("numpy", "import numpy as np", "x = np.random.rand()"),
+    ("torch", "import torch", "x = torch.rand(2)"),
+])
+def test_a_never_seeded_generator_still_warns(kernel, tracker_db, generator, setup, draw):
+    kernel.run(setup)
+    kernel.run("import random\nrandom.seed(3)" if generator != "python" else "import numpy as np\nnp.random.seed(3)")
+    kernel.run(f"%%track drawing\n{draw}")
+    run = latest_run(tracker_db)
+    assert [w for w in run.warnings if f"global {generator} random generator, which was never seeded" in w]
+    assert generator not in _seeds_by_generator(run)
+
+
+def test_a_seed_in_the_cell_that_imports_numpy_counts(kernel, tracker_db):
+    # numpy is not imported yet when the extension loads: the cell that imports it also seeds it.
+    kernel.run("import numpy as np; from numpy.random import seed as numpy_seed\nnumpy_seed(9)")
+    kernel.run("%%track drawing\nx = np.random.rand()")
+    run = latest_run(tracker_db)
+    assert not [w for w in run.warnings if "never seeded" in w], run.warnings
+    assert _seeds_by_generator(run)["numpy"][:2] == ("numpy.random.seed", 9)
+
+
+def test_a_seed_set_after_load_ext_is_live_and_the_latest_wins(kernel, tracker_db):
+    kernel.run("import numpy as np\nnp.random.seed(1)")
+    kernel.run("np.random.seed(2)")
+    kernel.run("%%track drawing\nx = np.random.rand()")
+    run = latest_run(tracker_db)
+    assert _seeds_by_generator(run)["numpy"][:2] == ("numpy.random.seed", 2)
+    # A cell that does not draw records the seed in effect too, and does not warn.
+    kernel.run("%%track quiet\nz = 1")
+    assert _seeds_by_generator(latest_run(tracker_db))["numpy"][:2] == ("numpy.random.seed", 2)
+
+
 # ------------------------------------------------------------------ data
 def test_inputs_are_hashed_at_cell_start_and_outputs_at_cell_end(kernel, tracker_db):
     kernel.run("import numpy as np, pandas as pd\n"
@@ -150,8 +235,57 @@ def test_files_read_through_pandas_numpy_and_open_are_fingerprinted(kernel, trac
     assert files["notes.txt"].source == "open"
     assert "written.txt" not in files
     assert all(r.fingerprint.kind == "file" for r in files.values())
-    # and the readers are restored after the cell
-    assert kernel.run("import builtins\nprint(builtins.open is __import__('io').open)").stdout.strip() == "True"
+    # and the wrapped reader is the real one underneath
+    assert kernel.run("import builtins, io\nprint(builtins.open.__wrapped__ is io.open)").stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("where", ["working folder", "parent folder", "elsewhere"])
+def test_every_file_read_is_an_input_wherever_the_store_lies(tmp_path, where):
+    # Given: data.csv beside the notebook, and the store in the same folder, above it, or elsewhere
+    work = tmp_path / "project" / "notebooks"
+    work.mkdir(parents=True)
+    (work / "data.csv").write_text("x,y\n1,2\n")
+    db = {"working folder": work / "tracker.db", "parent folder": work.parent / "tracker.db",
+          "elsewhere": tmp_path / "elsewhere" / "tracker.db"}[where]
+    from conftest import KernelSession
+
+    session = KernelSession(work, {**os.environ, "JUPYTER_TRACKER_DB": str(db)})
+    try:
+        session.run("%load_ext jupyter_tracker")
+        session.run("import pandas as pd")
+        # When: a tracked cell reads the CSV, logs a figure (an artifact file) and reads the store itself
+        session.run("%%track load\nframe = pd.read_csv('data.csv')\n"
+                    f"blob = open({str(db)!r}, 'rb').read(16)")
+    finally:
+        session.shutdown()
+    # Then: the CSV is an input; none of the store's own files are
+    run = latest_run(db)
+    files = {r.name: r for r in run.inputs if r.source != "variable"}
+    assert set(files) == {"data.csv"}, files
+    assert files["data.csv"].source == "pandas.read_csv" and files["data.csv"].location is None
+
+
+def test_a_file_read_in_an_untracked_cell_is_an_input_of_later_runs(kernel, tracker_db, tmp_path):
+    # Given: the CSV is loaded in an untracked setup cell, as tutorials do
+    work = tmp_path / "work"
+    (work / "train.csv").write_text("x,y\n1,2\n3,4\n")
+    kernel.run("import pandas as pd\nframe = pd.read_csv('train.csv')")
+    setup_cell = kernel.value("get_ipython().execution_count") - 1
+    # When: the file changes afterwards, and a tracked cell fits on the frame
+    (work / "train.csv").write_text("x,y\n1,2\n3,5\n")
+    kernel.run("%%track fit\ntotal = frame.x.sum()")
+    kernel.run("%%track again\ntotal = frame.y.sum()")
+    # Then: both runs have the file as an input, marked with the cell that read it, fingerprinted as read
+    from jupyter_tracker.capture.data import fingerprint_file
+
+    for run in (latest_run(tracker_db),):
+        ref = next(r for r in run.inputs if r.name == "train.csv")
+        assert ref.source == "pandas.read_csv"
+        assert ref.location == f"In [{setup_cell}]"
+        (work / "as_read.csv").write_text("x,y\n1,2\n3,4\n")
+        assert ref.fingerprint.hash == fingerprint_file(work / "as_read.csv").hash
+    # And: tools' own files (caches, settings in dot-folders of the home) are not inputs
+    assert all(not r.name.startswith(os.path.expanduser("~/.")) for r in latest_run(tracker_db).inputs)
 
 
 def test_unhashable_objects_are_skipped_with_a_note(kernel, tracker_db):
@@ -267,3 +401,28 @@ def test_summary_shows_changed_inputs_and_metric_deltas(kernel, tracker_db):
     assert "data CHANGED (b)" in second.text()
     assert "acc=0.815 (+0.065)" in second.text()
     assert "<div" in second.html() and "text/plain" not in second.html()
+
+
+# ---------------------------------------------------------------- history cost (issue 12)
+def test_the_history_digest_kept_up_to_date_says_what_a_fresh_look_at_the_history_says():
+    from jupyter_tracker.capture.code import HistoryDigest, hidden_state, papermill_parameters
+
+    # Given a history that grows cell by cell: repeats, blank cells, papermill parameter cells
+    sources = ["x = 1", "# Parameters\nalpha = 0.5", "  ", "y = x", "x = 1", "y = x  ", "# Parameters\nalpha = 2",
+               "x = 1", "z = 3"]
+    cells = ["x = 1", "y = x", "z = 3"]
+    digest, history = HistoryDigest(), []
+    for source in sources:
+        history.append(source)
+        # When the digest is updated with each new entry only
+        digest.update(list(history))
+        # Then it gives the same verdicts and params as a look at the whole history
+        assert hidden_state(history, None, digest) == hidden_state(history, None)
+        assert hidden_state(history, cells, digest) == hidden_state(history, cells)
+        assert digest.papermill_params == papermill_parameters(history)
+    assert hidden_state(history, None, digest)["reasons"] == ["a cell ran 3 times: 'x = 1'",
+                                                              "a cell ran 2 times: 'y = x'"]
+    assert digest.papermill_params == {"alpha": 2}
+    # And a history that does not continue the one seen is looked at afresh
+    other = ["q = 1", "q = 1"]
+    assert hidden_state(other, None, digest.update(other)) == hidden_state(other, None)

@@ -336,3 +336,188 @@ def test_json_output_is_strict_and_keeps_infinities_apart_from_nan(tracker_db, t
         assert (row["metrics.missing"], row["metrics.up"], row["metrics.down"]) == (None, "Infinity", "-Infinity")
     assert shown["metrics"] == {"missing": None, "up": "Infinity", "down": "-Infinity"}
     assert shown["params"]["limit"] == "Infinity"
+
+
+# ------------------------------------------------ every command, bad input (issue 10)
+@pytest.fixture
+def bad_inputs(chosen_ids: list[str], tmp_path: Path) -> dict[str, str]:
+    """What the table below names: a plain file, a folder, a notebook, and a .ipynb file that is no notebook."""
+    (tmp_path / "plain.txt").write_text("not a folder\n")
+    (tmp_path / "folder.ipynb").mkdir()
+    (tmp_path / "text.ipynb").write_text("not json\n")
+    (tmp_path / "cells.ipynb").write_text('{"nbformat": 4}')
+    notebook = {"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (tmp_path / "empty.ipynb").write_text(json.dumps(notebook))
+    return {"tmp": str(tmp_path), "file": str(tmp_path / "plain.txt"), "nb": str(tmp_path / "empty.ipynb")}
+
+
+# (args, exit code, a fragment of the error line, whether it is a click usage error). Runs abc0…, abc1…
+# and def0… are running, begun by the test process itself: alive on this host.
+BAD_INPUTS = [
+    (["runs", "--last", "-1"], 2, "-1 is not in the range x>=1", True),
+    (["runs", "--experiment"], 2, "Option '--experiment' requires an argument", True),
+    (["show", ""], 3, "no run matches ''", False),
+    (["show", "abc0", "abc1"], 2, "Got unexpected extra argument (abc1)", True),
+    (["compare", "abc0", "ffff"], 3, "no run matches 'ffff'", False),
+    (["compare", "abc", "def0"], 3, "'abc' is ambiguous", False),
+    (["export", "-o", "{tmp}/missing/runs.csv"], 2, "folder '{tmp}/missing' does not exist", True),
+    (["export", "-o", "{file}/runs.csv"], 2, "'{file}' is a file, not a folder", True),
+    (["export", "-o", "{tmp}"], 2, "is a directory", True),
+    (["export", "-f", "xlsx", "-o", "{tmp}/runs.xlsx"], 2, "'xlsx' is not one of", True),
+    (["doctor", "--interrupted", "ffff"], 3, "no run matches 'ffff'", False),
+    (["doctor", "--interrupted", "abc0"], 2, "is still running: its process", False),
+    (["doctor", "--host-down", "no-such-host"], 2, "no running run was recorded on host 'no-such-host'", False),
+    (["rerun", "ffff"], 3, "no run matches 'ffff'", False),
+    (["rerun", "abc0"], 2, "recorded by a script, not a tracked cell", False),
+    (["rerun", "abc0", "--repeat", "0"], 2, "0 is not in the range 1<=x<=100000", True),
+    (["rerun", "abc0", "--repeat", "99999999999999999999"], 2, "not in the range 1<=x<=100000", True),
+    (["rerun", "abc0", "--workers", "0"], 2, "0 is not in the range 1<=x<=1024", True),
+    (["rerun", "abc0", "--timeout", "2.5"], 2, "'2.5' is not a valid integer", True),
+    (["rerun", "abc0", "--rtol", "nan"], 2, "nan is not a finite number", True),
+    (["batch", "{tmp}/missing.ipynb"], 2, "missing.ipynb does not exist", False),
+    (["batch", "{file}"], 2, "is not a notebook (.ipynb)", False),
+    (["batch", "{tmp}/folder.ipynb"], 2, "is a directory", True),
+    (["batch", "{tmp}/text.ipynb"], 2, "is not a notebook: it does not hold JSON", True),
+    (["batch", "{tmp}/cells.ipynb"], 2, "is not a notebook: its JSON has no list of cells", True),
+    (["batch", "{nb}", "-p", "depth"], 2, "Option '-p' requires 2 arguments", True),
+    (["batch", "{nb}", "-p", "1depth", "3"], 2, "parameter name '1depth' is not a Python name", False),
+    (["batch", "{nb}", "--grid", "depth"], 2, "--grid expects NAME=V1,V2,...", False),
+    (["batch", "{nb}", "--grid", "depth=1", "--grid", "depth=2"], 2, "--grid names 'depth' twice", False),
+    (["batch", "{nb}", "--repeat", "-1"], 2, "-1 is not in the range 1<=x<=100000", True),
+    (["batch", "{nb}", "--repeat", "60000", "--grid", "depth=1,2"], 2,
+     "would run 120,000 executions (2 combinations x 60000 repeats): at most 100,000", False),
+    (["batch", "{nb}", "--workers", "0"], 2, "0 is not in the range 1<=x<=1024", True),
+    (["batch", "{nb}", "--output-dir", "{file}"], 2, "is a file", True),
+    (["batch", "{nb}", "--output-dir", "{file}/executed"], 2, "'{file}' is a file, not a folder", True),
+    (["batch", "{nb}", "--html", "{tmp}/missing/report.html"], 2, "folder '{tmp}/missing' does not exist", True),
+    (["batch", "{nb}", "--timeout", "0"], 2, "0 is not in the range", True),
+    (["report", "ffff"], 2, "no runs belong to batch 'ffff'", False),
+    (["report", "ffff", "--html", "{file}/report.html"], 2, "'{file}' is a file, not a folder", True),
+    (["registry", "--format", "xml"], 2, "'xml' is not one of", True),
+    (["promote", "ffff"], 3, "no run matches 'ffff'", False),
+    (["promote", "abc0"], 3, "has no model 'model'", False),
+    (["promote", "abc0", "--psi", "-1"], 2, "-1.0 is not in the range x>=0", True),
+    (["rollback"], 3, "nothing has been promoted to 'production' for model 'model'", False),
+    (["rollback", "--stage", "no stage"], 2, "the stage must be a word", False),
+    (["validate", "abc0", "--baseline", "abc1", "--rule", "garbage"], 2, "malformed rule 'garbage'", False),
+    (["validate", "abc0", "--baseline", "ffff"], 3, "no run matches 'ffff'", False),
+    (["validate", "abc0", "--ks", "inf"], 2, "inf is not a finite number", True),
+    (["push"], 2, "", True),
+    (["--db", "{tmp}", "runs"], 2, "is a directory", True),
+    (["--db", "{file}/tracker.db", "runs"], 4, "cannot read store {file}/tracker.db: Not a directory", False),
+    (["--db", "{file}", "show", "abc0"], 4, "is not an SQLite file", False),
+]
+
+
+@pytest.mark.parametrize("args, code, fragment, usage", BAD_INPUTS, ids=[" ".join(c[0]) for c in BAD_INPUTS])
+def test_bad_input_to_any_command_is_one_error_line_and_a_non_zero_exit(bad_inputs, tracker_db, args, code,
+                                                                       fragment, usage):
+    # When a command is given a bad input
+    result = run_cli(*[arg.format(**bad_inputs) for arg in args], db=tracker_db, cwd=Path(bad_inputs["tmp"]))
+    # Then one line says what is wrong (click's usage errors keep their Usage/Try lines) and nothing ran
+    line = assert_clean_failure(result, code, fragment.format(**bad_inputs), usage=usage)
+    if usage:
+        assert all(other.startswith(("Usage:", "Try ")) or not other.strip()
+                   for other in result.stderr.splitlines() if other != line), result.stderr
+    assert not list(Path(bad_inputs["tmp"]).glob("batch-*"))
+
+
+def test_the_bad_input_table_covers_every_command():
+    from jupyter_tracker.cli import cli
+
+    assert set(cli.commands) <= {args[0] for args, *_ in BAD_INPUTS}
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full, a file whose writes fail")
+def test_a_write_failing_midway_is_one_line_naming_the_file(populated, tracker_db):
+    # Given an output file that opens but cannot be written to (a full disk)
+    # When the runs are exported to it
+    result = run_cli("export", "-o", "/dev/full", db=tracker_db)
+    # Then one line names the file and says why
+    assert_clean_failure(result, 2, "/dev/full: No space left on device")
+
+
+def test_a_huge_last_means_every_run(populated, tracker_db):
+    result = run_cli("runs", "--last", str(10 ** 20), "-f", "csv", db=tracker_db)
+    assert result.code == 0, result.stderr
+    assert len(list(csv.DictReader(io.StringIO(result.stdout)))) == 3
+
+
+def test_output_cut_short_by_its_reader_ends_quietly(tracker_db, tmp_path):
+    # Given a store with more runs than a pipe holds as csv
+    from recorded_runs import record_run as record_server_run
+
+    store = Store(tracker_db)
+    for _ in range(100):
+        record_server_run(store, "wide", params={"text": "x" * 2000})
+    store.close()
+    # When its reader stops after the first line (`jupyter-tracker runs -f csv | head -1`)
+    env = {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)}
+    process = subprocess.Popen([sys.executable, "-m", "jupyter_tracker", "runs", "-f", "csv"], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stdout.readline().startswith(b"run_id,")
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    # Then the command stops without a traceback or a complaint (click's own handling of a broken pipe)
+    process.wait(timeout=60)
+    assert stderr == ""
+
+
+# ----------------------------------------- doctor: nothing lost, nothing stuck (issue 10)
+def running_elsewhere(tracker_db: Path, host: str, count: int) -> list[str]:
+    """Runs recorded as running on another machine (as a Dask worker's store brings them back)."""
+    from recorded_runs import EPOCH
+
+    store = Store(tracker_db)
+    ids = []
+    for index in range(count):
+        run = jt.Run(run_id=f"{len(host):x}{index:x}".ljust(32, "e"), experiment="remote", name="fit",
+                     status="running", start=EPOCH + index, end=None, duration=None, source="cell",
+                     environment={"host": host})
+        store.import_run(run)
+        ids.append(run.run_id)
+    store.close()
+    return ids
+
+
+def test_doctor_marks_runs_of_other_hosts_interrupted_only_when_told(chosen_ids, tracker_db):
+    # Given runs still running on two other hosts, and three running here in a live process (this one)
+    (one,) = running_elsewhere(tracker_db, "gpu-box-1", 1)
+    two = running_elsewhere(tracker_db, "gpu-box-22", 2)
+    # When doctor checks the store without being told more
+    result = run_cli("doctor", db=tracker_db)
+    # Then it marks nothing, and says which runs of other hosts it cannot check
+    assert result.code == 0, result.stdout + result.stderr
+    assert "6 runs, 6 running; 3 running on other hosts, whose processes cannot be checked from here" in result.stdout
+    assert f"gpu-box-1: {one[:8]}; gpu-box-22: {two[0][:8]}, {two[1][:8]}" in result.stdout
+    # When told that one run's process is gone, and that one host is down
+    result = run_cli("doctor", "--interrupted", one[:6], "--host-down", "gpu-box-22", db=tracker_db)
+    # Then exactly those runs are interrupted, saying so; the live local runs are left running
+    assert result.code == 0, result.stdout + result.stderr
+    assert "marked 3 run(s) interrupted as asked" in result.stdout
+    statuses = {run_id: jt.get_run(run_id, db=tracker_db) for run_id in [one, *two, *chosen_ids]}
+    assert [statuses[r].status for r in [one, *two]] == ["interrupted"] * 3
+    assert "the process recording it on gpu-box-22 was reported gone" in statuses[two[0]].error
+    assert [statuses[r].status for r in chosen_ids] == ["running"] * 3
+    assert "3 running" in run_cli("doctor", db=tracker_db).stdout
+
+
+def test_a_reader_that_cannot_mark_a_killed_run_warns_in_one_line_and_still_answers(tracker_db):
+    # Given a run whose process has ended, and another process holding the store's write lock
+    code = ("import sys; from jupyter_tracker.store import Store; "
+            "Store(sys.argv[1]).begin_run('dead' + '0' * 28, 'default', 'doomed', 'script', 1.7e9)")
+    subprocess.run([sys.executable, "-c", code.replace("dead", "dead"), str(tracker_db)], check=True)
+    holder = sqlite3.connect(tracker_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # When the runs are listed
+        result = run_cli("runs", "-f", "csv", db=tracker_db)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # Then they are, and one warning line says why the run still shows as running
+    assert result.code == 0, result.stderr
+    assert [row["status"] for row in csv.DictReader(io.StringIO(result.stdout))] == ["running"]
+    (warning,) = result.stderr.splitlines()
+    assert warning.startswith("jupyter_tracker warning: cannot mark runs of killed processes interrupted")
+    assert "database is locked" in warning

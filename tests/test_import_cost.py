@@ -6,7 +6,8 @@ import json
 import subprocess
 import sys
 
-HEAVY = ["matplotlib", "sklearn", "papermill", "ipywidgets", "jupyter_server", "pandas", "numpy", "tqdm"]
+HEAVY = ["matplotlib", "sklearn", "papermill", "ipywidgets", "jupyter_server", "pandas", "numpy", "tqdm",
+         "mlflow"]
 
 
 def test_load_ext_imports_nothing_heavy():
@@ -38,5 +39,18 @@ def test_a_trivial_tracked_cell_imports_nothing_heavy(tmp_path):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                           env={**__import__("os").environ, "JUPYTER_TRACKER_DB": str(tmp_path / "t.db")})
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+def test_import_and_the_push_attribute_do_not_load_mlflow():
+    # push is an optional extra (issue 15): MLflow (~2 s) loads only when a push starts.
+    code = (
+        "import json, sys\n"
+        "import jupyter_tracker\n"
+        "assert callable(jupyter_tracker.push)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] == 'mlflow')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []

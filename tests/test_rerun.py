@@ -215,8 +215,8 @@ def test_batch_runs_every_combination_in_parallel_and_reports_agreement(grid_not
     result = run_cli("batch", str(grid_notebook), "--grid", "depth=0,2,3", "--grid", "noisy=False,True",
                      "--repeat", "2", "--workers", "2", "--output-dir", str(out),
                      "--html", str(tmp_path / "report.html"), db=tracker_db)
-    # Then the failures are reported, the others ran, and the exit code says so
-    assert result.code == 1, result.stderr
+    # Then the failures are reported, the others ran, and the exit code says so (2: an execution failed)
+    assert result.code == 2, result.stderr
     assert "12 executions, 4 failed" in result.stdout
     assert "100%" in result.stderr  # the progress bar
     assert len(list(out.glob("*.ipynb"))) == 12
@@ -304,3 +304,114 @@ def test_a_plain_script_can_run_a_parallel_batch(grid_notebook, tracker_db, tmp_
     # Then both executions ran once each
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["2", "0"]
+
+
+# ------------------------------------------------ real notebooks (issue 10)
+SEARCH_CELLS = [
+    "import numpy as np\nimport pandas as pd\nfrom sklearn.datasets import load_iris\n"
+    "from sklearn.model_selection import GridSearchCV, KFold, cross_validate\n"
+    "from sklearn.tree import DecisionTreeClassifier\nnp.random.seed(0)",
+    "%load_ext jupyter_tracker",
+    "X, y = load_iris(return_X_y=True)\npd.DataFrame(X).to_csv('iris.csv', index=False)\n"
+    "frame = pd.read_csv('iris.csv')",
+    "def simplest_good_enough(cv_results):\n    return int(np.argmax(cv_results['mean_test_score']))",
+    "%%track search\nsplitter = KFold(n_splits=3, shuffle=True, random_state=0)\n"
+    "search = GridSearchCV(DecisionTreeClassifier(random_state=0), {'max_depth': [2, 3]},\n"
+    "                      refit=simplest_good_enough, cv=splitter, scoring=lambda est, X, y: est.score(X, y))\n"
+    "search.fit(frame.values, y)\nresults = pd.DataFrame(cross_validate(search.best_estimator_, frame.values, y, cv=3))\n"
+    "table = pd.DataFrame(search.cv_results_)[['mean_fit_time', 'mean_score_time', 'mean_test_score']]\n"
+    "noise = np.random.rand(3)\nscore = float(results['test_score'].mean())",
+]
+
+
+def test_a_deterministic_search_notebook_reproduces_and_its_repeats_agree(tmp_path, tracker_db):
+    # Given: a notebook written the usual way: seeds in the setup cell, the CSV read in an untracked
+    # cell, a callable refit and scorer, cross-validation results (with their timings) as DataFrames
+    work = tmp_path / "nb"
+    work.mkdir()
+    notebook = write_notebook(work / "search.ipynb", SEARCH_CELLS)
+    # When it runs twice in a batch
+    result = run_cli("batch", str(notebook), "--repeat", "2", "--workers", "2",
+                     "--output-dir", str(tmp_path / "out"), db=tracker_db)
+    # Then the repeats agree: no memory address in a param, timings are not differences, the seed counts
+    assert result.code == 0, result.stdout + result.stderr
+    assert "repeats agree" in result.stdout
+    run = latest(tracker_db, "search")
+    assert run.params["search.refit"] == "__main__.simplest_good_enough"
+    assert run.params["search.cv"] == "KFold(n_splits=3, random_state=0, shuffle=True)"
+    assert run.params["search.scoring"] == "__main__.<lambda>"
+    assert " at 0x" not in json.dumps(run.params)
+    assert not [w for w in run.warnings if "never seeded" in w]
+    assert {s.generator: s.value for s in run.seeds if s.generator}["numpy"] == 0
+    csv = next(r for r in run.inputs if r.name == "iris.csv")
+    assert csv.source == "pandas.read_csv" and csv.location.startswith("In [")
+    # And a rerun of it says REPRODUCED, naming the timing columns without counting them
+    verdict = jt.rerun(run.run_id, db=tracker_db, progress=False)
+    assert verdict.status == "REPRODUCED", str(verdict)
+    timing = [d for a in verdict.attempts for d in a.differences if not d.counts]
+    assert {d.name for d in timing} == {"results", "table"}
+    assert "fit_time (timing)" in " ".join(d.detail for d in timing)
+    # Unless timings count
+    strict = run_cli("rerun", run.run_id[:8], "--strict", db=tracker_db)
+    assert strict.code == 1 and "DIFFERS" in strict.stdout and "mean_fit_time (timing)" in strict.stdout
+
+
+def test_a_changed_csv_read_in_an_untracked_cell_makes_a_rerun_differ(tmp_path, tracker_db):
+    # Given: a run whose data came from a CSV loaded in an untracked cell
+    work = tmp_path / "nb"
+    work.mkdir()
+    (work / "data.csv").write_text("x\n1\n2\n3\n")
+    cells = ["%load_ext jupyter_tracker", "import pandas as pd\nframe = pd.read_csv('data.csv')",
+             "%%track total\nscore = float(frame.x.sum())"]
+    session = KernelSession(work, {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
+    try:
+        for cell in cells:
+            session.run(cell)
+    finally:
+        session.shutdown()
+    original = latest(tracker_db, "total")
+    # When the file changes and the run is rerun
+    (work / "data.csv").write_text("x\n1\n2\n4\n")
+    result = run_cli("rerun", original.run_id[:8], db=tracker_db)
+    # Then the verdict names the file
+    assert result.code == 1, result.stdout + result.stderr
+    assert "input   data.csv" in result.stdout and "metric  score" in result.stdout
+
+
+def test_an_untracked_cell_raising_after_the_tracked_cells_fails_the_batch(tmp_path, tracker_db):
+    # Given: a notebook whose tracked cell succeeds and whose last, untracked cell raises
+    notebook = write_notebook(tmp_path / "late.ipynb", [
+        "%load_ext jupyter_tracker", "%%track fit\nscore = 1.0", "raise RuntimeError('plot failed')"])
+    # When it runs in a batch
+    result = run_cli("batch", str(notebook), "--repeat", "2", "--output-dir", str(tmp_path / "out"), db=tracker_db)
+    # Then the executions are failed, with the cell and the error, and the exit code is 2
+    assert result.code == 2, result.stdout + result.stderr
+    assert "2 failed" in result.stdout
+    assert "cell 3" in result.stdout and "RuntimeError: plot failed" in result.stdout
+
+
+def test_a_cell_that_raised_in_the_original_kernel_does_not_stop_the_rerun(tmp_path, tracker_db):
+    # Given: a kernel where the user ran a cell with a typo, then the fixed cell, then the tracked one
+    work = tmp_path / "nb"
+    work.mkdir()
+    session = KernelSession(work, {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
+    try:
+        session.run("%load_ext jupyter_tracker")
+        session.run("x = undefined_name + 1", allow_error=True)
+        session.run("x = 41 + 1")
+        session.run("%%track answer\nscore = float(x)")
+    finally:
+        session.shutdown()
+    original = latest(tracker_db, "answer")
+    assert original.hidden_state["raised"] == [1]
+    # When it is rerun
+    verdict = jt.rerun(original.run_id, db=tracker_db, progress=False)
+    # Then the replay lets that cell raise again and the result reproduces
+    assert verdict.status == "REPRODUCED", str(verdict)
+    # But a cell that raises in the replay only is a failure (exit 2)
+    notebook = write_notebook(tmp_path / "late.ipynb", ["%load_ext jupyter_tracker", "%%track fit\nscore = 1.0",
+                                                        "raise RuntimeError('late')"])
+    from jupyter_tracker.execution import Execution, execute
+
+    result = execute(Execution(str(notebook), str(tmp_path / "out.ipynb"), str(tmp_path), str(tracker_db), "s1"))
+    assert result.error is not None and result.error.cell_index == 2 and result.error.ename == "RuntimeError"

@@ -218,7 +218,7 @@ def test_run_detail_has_everything_recorded_and_the_changed_columns(fetch, two_r
     # Then everything recorded is there
     assert run["run_id"] == second
     assert run["params"] == {"model": "rf", "n_estimators": 200}
-    assert run["seeds"] == [{"source": "numpy.random.seed", "value": 7}]
+    assert [(s["source"], s["value"]) for s in run["seeds"]] == [("numpy.random.seed", 7)]
     assert run["metrics"] == {"acc": 0.86, "loss": 0.2} and run["metric_steps"] == {"acc": 1, "loss": 3}
     assert run["tags"] == {"stage": "dev"}
     assert run["code"] == "x = 1" and run["history"] == ["x = 1"]
@@ -231,6 +231,31 @@ def test_run_detail_has_everything_recorded_and_the_changed_columns(fetch, two_r
     # and the input's changed column, against the previous run of the same name
     assert detail["previous_run_id"] == first
     assert detail["changed_inputs"] == {"X_train": ["income"]}
+
+
+def test_the_run_route_and_show_json_are_one_serialization(fetch, store, tracker_db):
+    from conftest import run_cli
+    from jupyter_tracker.records import Run
+
+    # Given a run with non-finite metrics and params, a series, an input, seeds, tags and a model
+    import pandas as pd
+
+    run_id = record_run(store, "train", "churn", params={"limit": float("inf"), "none": None},
+                        metrics={"missing": float("nan"), "down": float("-inf")}, series={"loss": [0.5, 0.25]},
+                        seeds={"random.seed": 3}, inputs={"X": fingerprint(pd.DataFrame({"a": [1, 2]}))},
+                        tags={"stage": "dev"})
+    api.log_model({"weights": [1, 2, 3]}, name="model", run=run_id, db=tracker_db)
+    # When it is read from the server and from the command line
+    served = body(fetch("runs", run_id[:8]))["run"]
+    shown = json.loads(run_cli("show", run_id[:8], "-f", "json", db=tracker_db).stdout,
+                       parse_constant=lambda name: pytest.fail(f"bare {name} in JSON"))
+    # Then both are the same strict JSON, holding every field of the record
+    assert served == shown
+    assert set(served) == set(Run.__dataclass_fields__)
+    assert served["metrics"] == {"missing": None, "down": "-Infinity", "loss": 0.25}
+    assert served["params"] == {"limit": "Infinity", "none": None} and served["metric_steps"]["loss"] == 2
+    (model,) = served["artifacts"]
+    assert model["kind"] == "model" and model["path"] == str(store.artifacts.path(model["hash"]))
 
 
 def test_unknown_and_ambiguous_runs(fetch, store):

@@ -4,6 +4,7 @@ what it refuses, and what many writers and killed owners leave behind."""
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import random
@@ -531,7 +532,7 @@ def test_doctor_marks_a_killed_run_interrupted_and_passes(tmp_path, tracker_db):
     checks = store.doctor()
     # Then every check passes and the run is marked interrupted, with an end and a reason
     assert all(check.ok for check in checks), checks
-    assert "marked 1 killed run(s) interrupted" in checks[-1].detail
+    assert "marked 1 killed run(s) interrupted" in next(c for c in checks if c.name == "runs").detail
     run = store.get_run(run_id)
     assert run.status == "interrupted" and run.end >= run.start
     assert "ended before the run finished" in run.error
@@ -568,3 +569,183 @@ def test_integer_params_missing_from_some_runs_stay_integers_whatever_their_size
     frame = jt.runs(db=tracker_db)
     assert frame["params.depth"].tolist()[0::2] == [8, 3] and str(frame["params.depth"].dtype) == "Int64"
     assert frame["params.seed"].tolist()[0] == 2 ** 70  # too big for Int64: kept as a Python int
+
+
+# --------------------------------------------- what killed processes leave behind (issue 10)
+def test_a_reader_that_cannot_mark_a_killed_run_says_so_once(tmp_path, tracker_db, capfd):
+    # Given a run whose process was killed, in a store that has since become read-only
+    owner, run_id = start_owner(tmp_path)
+    owner.kill()
+    owner.wait()
+    Store(tracker_db, create=False).close()
+    data = bytearray(tracker_db.read_bytes())
+    data[18] = 3  # SQLite opens a file whose "write version" is above 2 read-only
+    tracker_db.write_bytes(bytes(data))
+    store = Store(tracker_db, create=False)
+    capfd.readouterr()
+    # When it is read three times
+    statuses = [store.get_run(run_id).status, store.get_run(run_id).status,
+                store.runs_frame().set_index("run_id").loc[run_id, "status"]]
+    # Then every read succeeds, and one warning line says why the run still shows as running
+    assert statuses == ["running"] * 3
+    lines = capfd.readouterr().err.splitlines()
+    assert len(lines) == 1, lines
+    assert lines[0].startswith("jupyter_tracker warning: cannot mark runs of killed processes interrupted in")
+    assert str(tracker_db) in lines[0] and "readonly" in lines[0]
+
+
+def test_a_reader_does_not_wait_behind_a_writer_to_mark_a_killed_run(tmp_path, tracker_db, capfd):
+    import time
+
+    # Given a killed run, and another process holding the store's write lock
+    owner, run_id = start_owner(tmp_path)
+    owner.kill()
+    owner.wait()
+    store = Store(tracker_db, create=False)
+    holder = sqlite3.connect(tracker_db, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        # When the run is read
+        started = time.monotonic()
+        status = store.get_run(run_id).status
+        waited = time.monotonic() - started
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    # Then the read answers within seconds (not the minute a write waits), saying why the run is not marked
+    assert status == "running" and waited < 10
+    assert "database is locked" in capfd.readouterr().err
+    # And once the lock is gone, the next read marks it
+    assert store.get_run(run_id).status == "interrupted"
+
+
+ARTIFACT_WRITER = textwrap.dedent("""
+    import sys
+    from pathlib import Path
+    from jupyter_tracker.store.artifacts import ArtifactFiles
+
+    def produce(writer):
+        writer.write(b"half a model " * 100)
+        print("writing", flush=True)
+        sys.stdin.readline()  # blocks until the test lets it finish, or kills it
+        writer.write(b"and the rest")
+
+    print(ArtifactFiles(Path(sys.argv[1])).put_stream(produce)[0], flush=True)
+""")
+
+
+def test_doctor_removes_what_a_killed_writer_left_half_written_and_keeps_a_file_being_written(store, tracker_db):
+    # Given two processes storing an artifact file, one of them killed half-way
+    artifacts = tracker_db.parent / "artifacts"
+    writers = [subprocess.Popen([sys.executable, "-c", ARTIFACT_WRITER, str(artifacts)], text=True,
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE) for _ in range(2)]
+    killed, alive = writers
+    try:
+        assert [w.stdout.readline().strip() for w in writers] == ["writing", "writing"]
+        killed.kill()
+        killed.wait()
+        # and both temporary files untouched for two minutes (the live writer paused, the other dead)
+        incoming = sorted(artifacts.glob(".incoming-*"))
+        assert len(incoming) == 2
+        for path in incoming:
+            os.utime(path, (START, START))
+        # When doctor checks the store
+        checks = {check.name: check for check in store.doctor()}
+        # Then the dead writer's file is removed and reported; the live writer's is kept
+        leftovers = checks["leftovers"]
+        assert leftovers.ok and "removed 1 file(s) that killed processes left half-written" in leftovers.detail
+        assert "1 being written now, kept" in leftovers.detail
+        (kept,) = artifacts.glob(".incoming-*")
+        assert kept.name not in leftovers.detail and kept in incoming
+        # And the live writer still stores its whole file
+        alive.stdin.write("\n")
+        alive.stdin.flush()
+        digest = alive.stdout.readline().strip()
+        assert alive.wait() == 0
+        assert store.artifacts.path(digest).read_bytes() == b"half a model " * 100 + b"and the rest"
+        assert list(artifacts.glob(".incoming-*")) == []
+    finally:
+        for writer in writers:
+            writer.kill()
+            writer.wait()
+
+
+def test_doctor_finds_artifact_files_that_are_missing_or_damaged(tracker_db, tmp_path, monkeypatch):
+    # Given a run with a model and a file logged, as a user logs them
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "report.csv").write_text("a,b\n1,2\n")
+    with jt.start_run("train") as run:
+        jt.log_model({"weights": list(range(100))}, name="model")
+        jt.log_artifact(tmp_path / "report.csv")
+    store = Store(tracker_db, create=False)
+    checks = {check.name: check for check in store.doctor()}
+    assert checks["artifacts"].ok and checks["artifacts"].detail == (
+        "2 files of 2 artifacts present (sizes and hashes match)")
+    # When one stored file is deleted and the other overwritten with bytes of the same size
+    stored = {a.kind: a for a in store.get_run(run.run_id).artifacts}
+    model, report = stored["model"], stored["file"]
+    model.path.unlink()
+    report.path.chmod(0o644)
+    report.path.write_bytes(b"x" * report.size)
+    # Then doctor fails the artifacts check, naming each artifact, its run, its file and what is wrong
+    check = {check.name: check for check in store.doctor()}["artifacts"]
+    assert not check.ok and check.detail.startswith("2 of 2 files missing or damaged:")
+    assert f"model 'model' of run {run.run_id[:8]}: {model.path} is missing" in check.detail
+    assert f"file 'report.csv' of run {run.run_id[:8]}: {report.path} no longer matches its hash" in check.detail
+
+
+# --------------------------------------------------------------- what is written when (issue 12)
+def test_a_growing_history_is_stored_as_the_same_blobs_as_written_from_scratch(store, tracker_db):
+    # Given runs of one kernel whose history grows, then a run of another history (not a continuation)
+    histories = [["a = 1"], ["a = 1", "b = 2"], ["a = 1", "b = 2", "c = 3", "a = 1"], ["z = 9"], []]
+    run_ids = [record_run(store, f"run{i}", code=(history or [""])[-1], history=history or None)
+               for i, history in enumerate(histories)]
+    # Then each reads back whole, and the blob of each history is the one a fresh store would write
+    for run_id, history in zip(run_ids, histories):
+        assert store.get_run(run_id).history == (history or [""])
+    with sqlite3.connect(tracker_db) as conn:
+        stored = [row[0] for row in conn.execute(
+            "SELECT b.content FROM runs AS r JOIN blobs AS b ON b.hash = r.history_hash ORDER BY r.name")]
+    from jupyter_tracker.store import content_hash
+    assert stored == [json.dumps([content_hash(s) for s in (h or [""])]) for h in histories]
+
+
+def test_the_start_of_a_run_holds_what_is_known_then_and_the_end_adds_the_rest(store):
+    # Given a run begun with params, code and history, which logs points after a flush
+    recorder = Recorder(store, "staged", clock=lambda: START, begin=False)
+    recorder.log_params({"lr": 0.1})
+    recorder.begin(code="fit()", history=["load()", "fit()"])
+    started = store.get_run(recorder.run_id)
+    assert (started.status, started.params, started.code, started.history) == (
+        "running", {"lr": 0.1}, "fit()", ["load()", "fit()"])
+    recorder.log_metrics({"loss": 0.5}, step=0)
+    recorder.flush()
+    recorder.log_metrics({"loss": 0.25}, step=1)
+    recorder.log_params({"depth": 3})
+    # When it finishes
+    recorder.finish("finished", code="fit()", history=["load()", "fit()"])
+    # Then every point is there once, and the params of both writes
+    run = store.get_run(recorder.run_id)
+    assert (run.status, run.params, run.metrics, run.metric_steps) == (
+        "finished", {"lr": 0.1, "depth": 3}, {"loss": 0.25}, {"loss": 2})
+    assert store.metric_series(recorder.run_id, "loss")["step"].tolist() == [0, 1]
+
+
+def test_a_long_growing_history_is_stored_as_continuations_and_reads_back_whole(store, tracker_db):
+    from jupyter_tracker.store import HISTORY_CHAIN_MAX, HISTORY_DELTA_FROM
+
+    # Given a kernel's history longer than HISTORY_DELTA_FROM growing by one cell per tracked run
+    history = [f"cell_{i} = {i}" for i in range(HISTORY_DELTA_FROM)]
+    run_ids = []
+    for i in range(HISTORY_CHAIN_MAX + 3):
+        history = [*history, f"%%track run{i}"]
+        run_ids.append(record_run(store, f"run{i:03d}", code=history[-1], history=history))
+    # Then every run reads back its whole history, from a fresh store too
+    fresh = Store(tracker_db)
+    for i, run_id in enumerate(run_ids):
+        assert fresh.get_run(run_id).history == history[:HISTORY_DELTA_FROM + i + 1]
+    # And the later ones were written as a few new hashes, not the whole list again
+    with sqlite3.connect(tracker_db) as conn:
+        sizes = [len(row[0]) for row in conn.execute(
+            "SELECT b.content FROM runs AS r JOIN blobs AS b ON b.hash = r.history_hash ORDER BY r.name")]
+    assert sizes[1] < sizes[0] / 10 and sizes[HISTORY_CHAIN_MAX + 1] > sizes[0]  # a whole list again

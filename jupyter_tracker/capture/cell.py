@@ -20,9 +20,10 @@ from IPython.core.displayhook import DisplayHook
 from .. import api
 from ..recorder import Recorder, is_metric_number
 from ..records import DataRef, MetricPoint, Run
-from .code import METRIC_NAMES, CellAnalysis, ExecutionLog, analyse, hidden_state, notebook_code_cells, papermill_parameters
+from .code import (METRIC_NAMES, CellAnalysis, ExecutionLog, HistoryDigest, analyse, hidden_state,
+                   notebook_code_cells)
 from .env import shared_probe
-from .files import FileReads
+from .files import FileRead, file_watch
 from .params import estimator_params, is_estimator
 from .seeds import estimator_seeds, seed_hooks
 
@@ -56,27 +57,39 @@ class CellTracker:
         self._show = show
         self._notebook_cache: tuple[Any, list[str] | None] = (None, None)
         self.executions = ExecutionLog(shell)
+        self._history = HistoryDigest()  # what each run needs of the history, kept up to date (issue 12)
+        # Seeds and file reads are watched from %load_ext on, in every cell (issue 10); seeds set before
+        # it are read from the history.
+        guard = _Guard()
+        guard("watch seeds", self.seeds.attach, shell, self.executions.before_load)
+        self.files = file_watch()
+        guard("watch file reads", self.files.attach, shell, _file_ref)
+        guard("find the store", self._skip_default_store)
 
     # ------------------------------------------------------------------ loop
-    def run(self, options: TrackOptions, cell: str, initial_seeds: list | None = None) -> Any:
+    def run(self, options: TrackOptions, cell: str) -> Any:
         """Execute ``cell`` as the user's code; record it unless tracking is off or cannot start."""
         __tracebackhide__ = True  # noqa: F841  (IPython hides this frame from the user's traceback)
         if not self.enabled:
             return self._execute(cell)
+        self.files.active = False  # the tracker's own reads (the notebook, the store) are not the cell's
         step = _Guard()
-        recorder = step("start the run", self._begin, options)
+        recorder = step("open the store", self._begin, options)
         if recorder is None:
             return self._execute(cell)
         step.notes = recorder.warnings
-        recorder.seeds.extend(initial_seeds or [])
         context = _CellContext()
         step("inspect the cell", self._analyse, context, cell)
         step("fingerprint the inputs", self._capture_inputs, recorder, context)
         step("watch seeds", self._watch_seeds, recorder, context)
         step("watch file reads", self._watch_files, recorder, context)
+        if not step("start the run", self._write_start, recorder, options, cell, context):
+            if context.seeding:  # the store refused the run (read-only, locked): the cell runs untracked
+                self.seeds.end()
+            return self._execute(cell, context.code)
         status, error, result = "finished", None, None
         try:
-            with api.recording(recorder):
+            with api.recording(recorder), self.files.watching():
                 result = self._execute(cell, context.code)
         except KeyboardInterrupt as exc:
             status, error = "interrupted", exc
@@ -107,7 +120,25 @@ class CellTracker:
     def _begin(self, options: TrackOptions) -> Recorder:
         store = api.open_store(options.db)
         name = options.name or f"cell{self.shell.execution_count}"
-        return Recorder(store, name, options.experiment, source="cell", tags=options.tags)
+        return Recorder(store, name, options.experiment, source="cell", tags=options.tags, begin=False)
+
+    def _write_start(self, recorder: Recorder, options: TrackOptions, cell: str, context: "_CellContext") -> bool:
+        """The run's first write, before the cell runs: what is known then (issue 12), so that a reader, or
+        a kernel killed mid-cell, has the params, seeds, inputs, code and history from the start."""
+        context.history = list(self.executions.entries) or [cell]
+        # Params known before execution: papermill's, the cell's literal assignments, and --params names the
+        # cell does not bind (their value now is their value at the end). The end writes all params again.
+        params: dict[str, Any] = {}
+        try:
+            params.update(self._history.update(context.history).papermill_params)
+            params.update(self._literal_params(options, context))
+            namespace = self.shell.user_ns
+            params.update({name: namespace[name] for name in options.params
+                           if name in namespace and name not in context.analysis.binds})
+        except Exception:  # noqa: BLE001  (the end captures params again, in its own guard, with a warning)
+            pass
+        recorder.begin(code=cell, history=context.history, inferred=params)
+        return True
 
     def _prepare(self, cell: str) -> tuple[str, ast.Module]:
         """The cell transformed (magics, shell escapes), cached for tracebacks and parsed: its name and tree."""
@@ -139,19 +170,24 @@ class CellTracker:
         context.seeding = True
 
     def _watch_files(self, recorder: Recorder, context: "_CellContext") -> None:
-        context.files = FileReads(ignore_dir=str(recorder.store.path.parent))
-        context.files.install(self.shell.user_ns)
+        self.files.skip_store(recorder.store.path, recorder.store.artifacts.root)
+        self.files.take()  # what the magic's line read is not the cell's
+        context.watching_files = True
+
+    def _skip_default_store(self) -> None:
+        from ..config import resolve_settings
+
+        settings = resolve_settings()
+        self.files.skip_store(settings.db_path, settings.artifacts_dir)
 
     def _finish(
         self, recorder: Recorder, options: TrackOptions, cell: str, context: "_CellContext",
         status: str, error: BaseException | None,
     ) -> None:
         guard = _Guard(recorder.warnings)
-        if context.files is not None:
-            context.files.uninstall()
         if context.seeding:
             recorder.warnings.extend(self.seeds.end())
-        history = list(self.executions.entries) or [cell]
+        history = context.history or list(self.executions.entries) or [cell]
         guard("capture params", self._capture_params, recorder, options, context, history)
         guard("capture metrics", self._capture_metrics, recorder, options, context)
         guard("capture data", self._capture_data, recorder, context)
@@ -191,15 +227,16 @@ class CellTracker:
                 if self._notebook_cache[0] != key:
                     self._notebook_cache = (key, notebook_code_cells(path))
                 cells = self._notebook_cache[1]
-        return hidden_state(history, cells)
+        state = hidden_state(history, cells, self._history.update(history))
+        raised = [i for i in self.executions.raised if i < len(history) - 1]
+        return {**state, "raised": raised} if raised else state
 
     def _capture_params(
         self, recorder: Recorder, options: TrackOptions, context: "_CellContext", history: list[str]
     ) -> None:
         namespace = self.shell.user_ns
-        params: dict[str, Any] = papermill_parameters(history)
-        metric_names = {n.lower() for n in options.metrics} | METRIC_NAMES
-        params.update({k: v for k, v in context.analysis.literals.items() if k.lower() not in metric_names})
+        params: dict[str, Any] = dict(self._history.update(history).papermill_params)
+        params.update(self._literal_params(options, context))
         for name in context.analysis.binds:
             value = namespace.get(name)
             if is_estimator(value):
@@ -213,6 +250,11 @@ class CellTracker:
                 recorder.warnings.append(f"--params names '{name}', which the cell did not define")
         # Explicit log_param calls win over what was inferred.
         recorder.params = {**params, **recorder.params}
+
+    @staticmethod
+    def _literal_params(options: TrackOptions, context: "_CellContext") -> dict[str, Any]:
+        metric_names = {n.lower() for n in options.metrics} | METRIC_NAMES
+        return {k: v for k, v in context.analysis.literals.items() if k.lower() not in metric_names}
 
     def _capture_metrics(self, recorder: Recorder, options: TrackOptions, context: "_CellContext") -> None:
         namespace = self.shell.user_ns
@@ -232,24 +274,31 @@ class CellTracker:
                 recorder.warnings.append(f"--metrics names '{name}', which is not a number ({type(value).__name__})")
 
     def _capture_data(self, recorder: Recorder, context: "_CellContext") -> None:
-        from .data import can_fingerprint, fingerprint, fingerprint_file
+        from .data import can_fingerprint, fingerprint
 
         namespace = self.shell.user_ns
         for name in context.analysis.binds:
             value = namespace.get(name)
             if value is not None and can_fingerprint(value):
                 recorder.outputs.append(_data_ref("output", name, value, fingerprint, recorder.warnings))
-        if context.files is not None:
-            for path, (shown, reader) in context.files.reads.items():
-                recorder.inputs.append(_data_ref("input", shown, path, fingerprint_file, recorder.warnings, reader))
+        if not context.watching_files:
+            return
+        # The files this cell read, fingerprinted as it ends; then those read by earlier cells of the kernel.
+        read_here = {path: _file_ref(path, read, recorder.warnings) for path, read in self.files.take().items()}
+        recorder.inputs.extend(read_here.values())
+        names = {ref.name for ref in recorder.inputs}
+        recorder.inputs.extend(ref for path, ref in self.files.earlier.items()
+                               if path not in read_here and ref.name not in names)
+        self.files.remember(read_here, self.files.cell)
 
 
 @dataclass
 class _CellContext:
     analysis: Any = field(default_factory=CellAnalysis)
-    files: FileReads | None = None
+    watching_files: bool = False
     seeding: bool = False
     code: tuple[str, ast.Module] | None = None  # the cell's name and parsed tree, shared by analysis and execution
+    history: list[str] | None = None  # the kernel's execution history as the run started
 
 
 class _Guard:
@@ -278,6 +327,12 @@ def _data_ref(role: str, name: str, value: Any, fingerprinter: Callable[[Any], A
         warn(note)
         warnings.append(note)
         return DataRef(role, name, source, None, note)
+
+
+def _file_ref(path: str, read: FileRead, warnings: list[str] | None = None) -> DataRef:
+    from .data import fingerprint_file  # xxhash, on first use
+
+    return _data_ref("input", read.shown, path, fingerprint_file, [] if warnings is None else warnings, read.reader)
 
 
 def _notebook_path(shell: Any) -> str | None:

@@ -125,7 +125,7 @@ class RunHandler(TrackerHandler):
         run = await self.call(api.get_run, run_id)
         previous = await self.call(api.previous_run, run.run_id)
         self.reply({
-            "run": dataclasses.asdict(run),
+            "run": run.to_dict(),  # the very shape of `show --format json`
             "previous_run_id": previous.run_id if previous else None,
             "changed_inputs": changed_inputs(run, previous),
         })

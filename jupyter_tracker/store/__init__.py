@@ -14,6 +14,7 @@ import math
 import os
 import socket
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -33,6 +34,10 @@ SQLITE_HEADER = b"SQLite format 3\x00"
 BUSY_TIMEOUT_SECONDS = 60.0
 HEX_DIGITS = set("0123456789abcdef")
 INTERRUPTED_MESSAGE = "the process recording this run ended before the run finished (kernel killed or restarted)"
+# A reader marks killed runs on its way; it does not wait a minute behind a writer to do so (issue 10).
+REAP_TIMEOUT_SECONDS = 2.0
+# doctor reads every artifact file back to check its hash, up to this many bytes; beyond, sizes only.
+HASH_CHECK_BYTES = 1 << 30
 
 
 def content_hash(text: str) -> str:
@@ -69,6 +74,7 @@ def _many(conn: sqlite3.Connection, sql: str, rows: list[Any]) -> None:
 
 # json.dumps with options builds an encoder per call; a run writes a dozen values (issue 7).
 _ENCODER = json.JSONEncoder(default=_jsonable, ensure_ascii=False)
+_POINTS = json.JSONEncoder(check_circular=False)  # lists of numbers only: [seq, step, value, timestamp]
 
 
 def metric_to_sql(value: float) -> float | None:
@@ -97,6 +103,26 @@ def _reading(method: Method) -> Method:
     return wrapper  # type: ignore[return-value]
 
 
+# A history of at least this many entries that continues this store's last one is stored as the entries
+# added to it (issue 12: writing the whole list again was 1.2 ms of a tracked cell after 5,000 cells);
+# every HISTORY_CHAIN_MAX continuations a whole list again, so a reader follows a bounded chain.
+HISTORY_DELTA_FROM = 256
+HISTORY_CHAIN_MAX = 64
+
+
+@dataclass(frozen=True)
+class _HistoryRecord:
+    """A kernel's history as this store last wrote it: its sources, the JSON list of all their hashes,
+    the hash of the blob stored for it (that list, or a continuation of an earlier one), how many
+    continuations lead to a whole list, and the blobs a write still has to insert."""
+
+    sources: list[str]
+    json: str
+    json_hash: str
+    depth: int
+    new_blobs: list[tuple[str, str]]
+
+
 @dataclass(frozen=True)
 class DoctorCheck:
     name: str
@@ -119,7 +145,8 @@ class Store:
         self._lock = threading.RLock()
         self._known_blobs: set[str] = set()
         self._known_fingerprints: set[str] = set()
-        self._last_history: tuple[list[str], list[str]] = ([], [])  # sources and their hashes
+        self._reap_warnings: set[str] = set()  # each reason reaping failed is told once per process
+        self._last_history = _HistoryRecord([], "[]", content_hash("[]"), 0, [])  # of this store's last run
         self._refuse_foreign_file()
         if not self.path.exists():
             if not create:
@@ -193,21 +220,51 @@ class Store:
     # ------------------------------------------------------------------ writes
     def begin_run(
         self, run_id: str, experiment: str, name: str, source: str, start: float, tags: dict[str, str] | None = None,
-        session_id: str | None = None, session_seq: int | None = None,
+        session_id: str | None = None, session_seq: int | None = None, *, params: dict[str, Any] | None = None,
+        seeds: Iterable[Seed] = (), inputs: Iterable[DataRef] = (), code: str | None = None,
+        history: list[str] | None = None,
     ) -> None:
-        """Insert a run as ``running``, owned by this process (so a killed owner can be detected)."""
+        """Insert a run as ``running``, owned by this process (so a killed owner can be detected), with what
+        is known at its start: tags, params, seeds, inputs, code and history, all in one transaction (issue 12:
+        a reader, or a kernel killed mid-cell, sees them from the start)."""
+        history_record = self._history_record([code] if history is None else history) if code is not None else None
+        blobs: list[tuple[str, str]] = []
+        code_hash = history_hash = None
+        if history_record is not None:
+            code_hash = content_hash(code)
+            history_hash = history_record.json_hash
+            blobs = [(code_hash, code), *history_record.new_blobs]
+            blobs = [(h, text) for h, text in dict(blobs).items() if h not in self._known_blobs]
+        refs = list(inputs)
+        new_fingerprints = self._new_fingerprints(refs)
         with self._write() as conn:
+            _many(conn, "INSERT OR IGNORE INTO blobs (hash, content) VALUES (?, ?)", blobs)
+            self._insert_fingerprints(conn, new_fingerprints)
             conn.execute(
                 "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, pid, pid_started,"
-                " session_id, session_seq) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?)",
+                " session_id, session_seq, code_hash, history_hash) VALUES (?, ?, ?, 'running', ?, ?, ?, ?, ?, ?, ?,"
+                " ?, ?)",
                 (run_id, experiment, name, source, start, socket.gethostname(), os.getpid(),
-                 _own_start(os.getpid()), session_id, session_seq),
+                 _own_start(os.getpid()), session_id, session_seq, code_hash, history_hash),
             )
             if tags:
                 conn.executemany(
                     "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?)",
                     [(run_id, k, str(v)) for k, v in tags.items()],
                 )
+            self._insert_records(conn, run_id, params or {}, {}, list(seeds), refs)
+        self._remember(blobs, new_fingerprints, history_record)
+
+    def append_metrics(self, run_id: str, points: list[MetricPoint]) -> None:
+        """Add a batch of a running run's metric points, in one transaction: a reader sees all of them or none.
+
+        The live writer calls this about twice a second while a run logs (issue 12); points continue each
+        key's ``seq`` after those already stored, so the run's final write adds only the rest.
+        """
+        if not points:
+            return
+        with self._write() as conn:
+            self._insert_metrics(conn, run_id, points)
 
     def finish_run(self, run: Run, metric_points: Iterable[MetricPoint] = ()) -> None:
         """Write everything recorded about a run, and its final status, in one transaction."""
@@ -219,17 +276,14 @@ class Store:
 
     def _write_run(self, run: Run, points: list[MetricPoint], imported: bool) -> None:
         code_hash = content_hash(run.code)
-        history_hashes = self._history_hashes(run.history)
-        history_json = json.dumps(history_hashes)
-        history_hash = content_hash(history_json)
+        history_record = self._history_record(run.history)
         environment_json = to_json(run.environment)
         environment_hash = content_hash(environment_json)
-        blobs = {code_hash: run.code, history_hash: history_json, environment_hash: environment_json}
-        blobs.update(zip(history_hashes, run.history))
+        blobs = {code_hash: run.code, environment_hash: environment_json}
+        blobs.update(history_record.new_blobs)
         new_blobs = [(h, text) for h, text in blobs.items() if h not in self._known_blobs]
         refs = [*run.inputs, *run.outputs]
-        fingerprints = {r.fingerprint.hash: r.fingerprint for r in refs if r.fingerprint is not None}
-        new_fingerprints = [fp for h, fp in fingerprints.items() if h not in self._known_fingerprints]
+        new_fingerprints = self._new_fingerprints(refs)
         with self._write() as conn:
             if imported:
                 conn.execute(
@@ -239,53 +293,109 @@ class Store:
                      run.session_id, run.session_seq),
                 )
             _many(conn, "INSERT OR IGNORE INTO blobs (hash, content) VALUES (?, ?)", new_blobs)
-            _many(
-                conn, "INSERT OR IGNORE INTO fingerprints (hash, kind, shape, nbytes, columns) VALUES (?, ?, ?, ?, ?)",
-                [(fp.hash, fp.kind, json.dumps(fp.shape), fp.nbytes, to_json([c.__dict__ for c in fp.columns]))
-                 for fp in new_fingerprints],
-            )
+            self._insert_fingerprints(conn, new_fingerprints)
             updated = conn.execute(
                 "UPDATE runs SET status = ?, end_time = ?, duration = ?, code_hash = ?, history_hash = ?,"
                 " environment_hash = ?, error = ?, warnings = ?, hidden_state = ?, rerun_of = ? WHERE run_id = ?",
-                (run.status, run.end, run.duration, code_hash, history_hash, environment_hash, run.error,
+                (run.status, run.end, run.duration, code_hash, history_record.json_hash, environment_hash, run.error,
                  to_json(run.warnings), None if run.hidden_state is None else to_json(run.hidden_state),
                  run.rerun_of, run.run_id),
             ).rowcount
             if not updated:
                 raise RunNotFound(run.run_id)
-            _many(
-                conn, "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
-                [(run.run_id, k, to_json(v)) for k, v in run.params.items()],
-            )
-            _many(
-                conn, "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
-                [(run.run_id, k, str(v)) for k, v in run.tags.items()],
-            )
-            _many(
-                conn, "INSERT INTO seeds (run_id, seq, source, value) VALUES (?, ?, ?, ?)",
-                [(run.run_id, i, s.source, to_json(s.value)) for i, s in enumerate(run.seeds)],
-            )
-            _many(
-                conn, "INSERT OR REPLACE INTO data (run_id, role, name, source, fingerprint_hash, note)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                [(run.run_id, r.role, r.name, r.source, r.fingerprint.hash if r.fingerprint else None, r.note)
-                 for r in refs],
-            )
+            self._insert_records(conn, run.run_id, run.params, run.tags, run.seeds, refs)
             self._insert_metrics(conn, run.run_id, points)
             self._insert_artifacts(conn, run.artifacts)
-        self._known_blobs.update(h for h, _ in new_blobs)
-        self._known_fingerprints.update(fp.hash for fp in new_fingerprints)
+        self._remember(new_blobs, new_fingerprints, history_record)
 
-    def _history_hashes(self, history: list[str]) -> list[str]:
-        # A kernel's history only grows: hash the entries added since this store's last run, not all of
-        # them (after 600 cells that was a tenth of a tracked cell's cost, issue 7).
-        sources, hashes = self._last_history
-        if len(history) >= len(sources) and history[:len(sources)] == sources:
-            hashes = hashes + [_source_hash(source) for source in history[len(sources):]]
+    def _new_fingerprints(self, refs: list[DataRef]) -> list[Fingerprint]:
+        fingerprints = {r.fingerprint.hash: r.fingerprint for r in refs if r.fingerprint is not None}
+        return [fp for h, fp in fingerprints.items() if h not in self._known_fingerprints]
+
+    @staticmethod
+    def _insert_fingerprints(conn: sqlite3.Connection, fingerprints: list[Fingerprint]) -> None:
+        _many(
+            conn, "INSERT OR IGNORE INTO fingerprints (hash, kind, shape, nbytes, columns) VALUES (?, ?, ?, ?, ?)",
+            [(fp.hash, fp.kind, json.dumps(fp.shape), fp.nbytes, to_json([c.__dict__ for c in fp.columns]))
+             for fp in fingerprints],
+        )
+
+    @staticmethod
+    def _insert_records(conn: sqlite3.Connection, run_id: str, params: dict[str, Any], tags: dict[str, str],
+                        seeds: list[Seed], refs: list[DataRef]) -> None:
+        # OR REPLACE throughout: a run's start writes what it knows, its end writes all of it again (issue 12).
+        _many(
+            conn, "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+            [(run_id, k, to_json(v)) for k, v in params.items()],
+        )
+        _many(
+            conn, "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+            [(run_id, k, str(v)) for k, v in tags.items()],
+        )
+        _many(
+            conn, "INSERT OR REPLACE INTO seeds (run_id, seq, source, value, generator, location)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(run_id, i, s.source, to_json(s.value), s.generator, s.location) for i, s in enumerate(seeds)],
+        )
+        _many(
+            conn, "INSERT OR REPLACE INTO data (run_id, role, name, source, fingerprint_hash, note, location)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            [(run_id, r.role, r.name, r.source, r.fingerprint.hash if r.fingerprint else None, r.note,
+              r.location) for r in refs],
+        )
+
+    def _remember(self, blobs: list[tuple[str, str]], fingerprints: list[Fingerprint],
+                  history: "_HistoryRecord | None") -> None:
+        # Only after the commit: a write that rolled back leaves its blobs to be written by the next one.
+        self._known_blobs.update(h for h, _ in blobs)
+        self._known_fingerprints.update(fp.hash for fp in fingerprints)
+        if history is not None:
+            self._last_history = history
+
+    def _history_record(self, history: list[str]) -> "_HistoryRecord":
+        """The blob of a history and the blobs not yet stored: the JSON list of its sources' hashes, or, for a
+        long history that continues this store's last one, ``{"continues": <that one's blob>, "added": [...]}``.
+
+        A kernel's history only grows: only the entries added since this store's last run are hashed,
+        encoded, looked up and written (issue 12: a tracked cell's cost no longer grows with the kernel's
+        history; it was 11 ms after 5,000 cells).
+        """
+        last = self._last_history
+        known = len(last.sources)
+        if known and len(history) >= known and history[:known] == last.sources:
+            added = history[known:]
+            if not added:
+                return dataclasses.replace(last, new_blobs=[])
+            hashes = [_source_hash(source) for source in added]
+            encoded = json.dumps(hashes)
+            full = f"{last.json[:-1]}, {encoded[1:]}"
+            sources = [*last.sources, *added]
+            if known >= HISTORY_DELTA_FROM and last.depth < HISTORY_CHAIN_MAX:
+                text, depth = json.dumps({"continues": last.json_hash, "added": hashes}), last.depth + 1
+            else:
+                text, depth = full, 0
         else:
-            hashes = [_source_hash(source) for source in history]
-        self._last_history = (list(history), hashes)
-        return hashes
+            added = sources = list(history)
+            hashes = [_source_hash(source) for source in added]
+            text = full = json.dumps(hashes)
+            depth = 0
+        json_hash = content_hash(text)
+        new_blobs = [(h, source) for h, source in zip(hashes, added) if h not in self._known_blobs]
+        if json_hash not in self._known_blobs:
+            new_blobs.append((json_hash, text))
+        return _HistoryRecord(sources, full, json_hash, depth, new_blobs)
+
+    def _history_hashes(self, history_hash: str) -> list[str]:
+        """The source hashes of a stored history, following its continuations back to a whole list."""
+        parts = []
+        for _ in range(10 * HISTORY_CHAIN_MAX):  # a bound, against a damaged file's loop
+            stored = json.loads(self._blob(history_hash) or "[]")
+            if not isinstance(stored, dict):
+                parts.append(stored)
+                break
+            parts.append(stored["added"])
+            history_hash = stored["continues"]
+        return [h for part in reversed(parts) for h in part]
 
     def link_rerun(self, run_id: str, original_id: str) -> None:
         """Record that ``run_id`` re-executed ``original_id``."""
@@ -300,27 +410,37 @@ class Store:
         ).fetchall())
         # A step series is 100,000 points in one run: one pass, no per-point function calls (issue 7).
         next_seq = dict(offsets)
-        last: dict[str, tuple] = {}
-        rows = []
-        append = rows.append
+        by_key: dict[str, list[list[Any]]] = {}
         for point in points:
             name = point.name
             seq = next_seq.get(name, 0)
             next_seq[name] = seq + 1
             value = float(point.value)
-            row = (run_id, name, seq, point.step, None if value != value else value, point.timestamp)  # NaN: NULL
-            append(row)
-            last[name] = row
-        conn.executemany(
-            "INSERT INTO metrics (run_id, key, seq, step, value, timestamp) VALUES (?, ?, ?, ?, ?, ?)", rows
-        )
+            rows = by_key.get(name)
+            if rows is None:
+                rows = by_key[name] = []
+            rows.append([seq, point.step, None if value != value else value, point.timestamp])  # NaN: NULL
+        for name, rows in by_key.items():
+            # One statement per metric, its points as one JSON array: executemany gave up the GIL for every
+            # row, and with the user's loop holding it, the live writer got one row per switch interval
+            # (5 ms): a burst of logging starved it (issue 12). SQLite 3.40's JSON has no Infinity: 1e999 is.
+            conn.execute(
+                "INSERT INTO metrics (run_id, key, seq, step, value, timestamp)"
+                " SELECT ?, ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3 FROM json_each(?)",
+                (run_id, name, _POINTS.encode(rows).replace("Infinity", "1e999")),
+            )
         conn.executemany(
             "INSERT OR REPLACE INTO latest_metrics (run_id, key, value, step, points) VALUES (?, ?, ?, ?, ?)",
-            [(run_id, key, row[4], row[3], next_seq[key]) for key, row in last.items()],
+            [(run_id, key, rows[-1][2], rows[-1][1], next_seq[key]) for key, rows in by_key.items()],
         )
 
-    def mark_interrupted(self) -> list[str]:
-        """Mark ``running`` runs whose owning process on this host is gone as ``interrupted``."""
+    def mark_interrupted(self, timeout: float | None = None) -> list[str]:
+        """Mark ``running`` runs whose owning process on this host is gone as ``interrupted``.
+
+        Runs of other hosts are left alone: whether their process lives cannot be known from here
+        (``mark_runs_interrupted`` marks them when the user knows). ``timeout`` bounds the wait for
+        the write lock (default: the store's busy timeout); sqlite3 errors propagate.
+        """
         host = socket.gethostname()
         with self._lock:
             candidates = self._conn.execute(
@@ -329,7 +449,7 @@ class Store:
         dead = [run_id for run_id, pid, started in candidates if not _process_alive(pid, started)]
         if dead:
             now = time.time()
-            with self._write() as conn:
+            with self._lock, self._busy_timeout(timeout), self._write() as conn:
                 conn.executemany(
                     "UPDATE runs SET status = 'interrupted', end_time = coalesce(end_time, ?),"
                     " duration = coalesce(duration, ? - start_time), error = coalesce(error, ?)"
@@ -338,12 +458,73 @@ class Store:
                 )
         return dead
 
-    def _reap_quietly(self) -> None:
-        # Readers fix up killed runs on the way; a read-only file simply keeps showing them as running.
+    def mark_runs_interrupted(self, run_ids: Iterable[str] = (), hosts: Iterable[str] = ()) -> list[str]:
+        """Mark running runs interrupted that this host cannot check by itself: the runs ``run_ids``
+        (any unique prefixes) and every running run recorded on one of ``hosts`` (a machine that crashed).
+
+        Refuses (UsageProblem, nothing marked) a run that is not running, a run whose process is alive
+        on this host, and this host itself, whose runs ``mark_interrupted`` checks by their process.
+
+        >>> store.mark_runs_interrupted(["3f2a"], hosts=["gpu-box-2"])
+        ['3f2a1b0c...', ...]
+        """
+        here = socket.gethostname()
+        chosen: dict[str, str | None] = {}  # run id -> the host it ran on
+        with self._write() as conn:
+            for prefix in run_ids:
+                run_id = self.resolve(prefix)
+                status, host, pid, started = conn.execute(
+                    "SELECT status, host, pid, pid_started FROM runs WHERE run_id = ?", (run_id,)).fetchone()
+                if status != "running":
+                    raise UsageProblem(f"run {run_id[:8]} is {status}, not running: there is nothing to mark")
+                if host == here and _process_alive(pid, started):
+                    raise UsageProblem(f"run {run_id[:8]} is still running: its process {pid} on this host is alive")
+                chosen[run_id] = host
+            for host in hosts:
+                if host == here:
+                    raise UsageProblem(f"'{host}' is this host: the processes of its runs are checked here, and "
+                                       "the runs of those that are gone are marked interrupted without being named")
+                found = [r for (r,) in conn.execute(
+                    "SELECT run_id FROM runs WHERE status = 'running' AND host = ? ORDER BY start_time", (host,))]
+                if not found:
+                    others = [f"{h} ({n})" for h, n in conn.execute(
+                        "SELECT host, count(*) FROM runs WHERE status = 'running' AND host IS NOT ? GROUP BY host"
+                        " ORDER BY host", (here,)) if h is not None]
+                    raise UsageProblem(f"no running run was recorded on host '{host}'"
+                                       + (f" (running runs of other hosts: {', '.join(others)})" if others else ""))
+                chosen.update(dict.fromkeys(found, host))
+            now = time.time()
+            conn.executemany(
+                "UPDATE runs SET status = 'interrupted', end_time = coalesce(end_time, ?),"
+                " duration = coalesce(duration, ? - start_time), error = coalesce(error, ?)"
+                " WHERE run_id = ? AND status = 'running'",
+                [(now, now, f"marked interrupted from {here}: the process recording it on {host or 'its host'}"
+                  " was reported gone", run_id) for run_id, host in chosen.items()],
+            )
+        return list(chosen)
+
+    @contextmanager
+    def _busy_timeout(self, seconds: float | None) -> Iterator[None]:
+        if seconds is None:
+            yield
+            return
+        self._conn.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
         try:
-            self.mark_interrupted()
-        except sqlite3.OperationalError:
-            pass
+            yield
+        finally:
+            self._conn.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
+
+    def _reap_quietly(self) -> None:
+        # Readers mark killed runs on the way. When the store cannot be written (a read-only file, a lock
+        # held past the timeout) the runs keep showing as running, and one warning line says why, once
+        # per reason and process: the sidebar reads every second (issue 10: never swallowed).
+        try:
+            self.mark_interrupted(timeout=REAP_TIMEOUT_SECONDS)
+        except sqlite3.OperationalError as error:
+            message = f"cannot mark runs of killed processes interrupted in {self.path}: {error}"
+            if message not in self._reap_warnings:
+                self._reap_warnings.add(message)
+                print(f"jupyter_tracker warning: {message}", file=sys.stderr)
 
     # ------------------------------------------------------------------- reads
     @_reading
@@ -382,7 +563,7 @@ class Store:
         code_hash, history_hash, environment_hash = row[8], row[9], row[10]
         history = []
         if history_hash and with_code:
-            hashes = json.loads(self._blob(history_hash))
+            hashes = self._history_hashes(history_hash)
             contents = self._blobs(hashes)
             history = [contents[h] for h in hashes]
         metrics, metric_steps = {}, {}
@@ -392,8 +573,9 @@ class Store:
             metrics[key] = metric_from_sql(value)
             metric_steps[key] = points
         inputs, outputs = [], []
-        for role, name, source, fp_hash, note, kind, shape, nbytes, columns in conn.execute(
-            "SELECT d.role, d.name, d.source, d.fingerprint_hash, d.note, f.kind, f.shape, f.nbytes, f.columns"
+        for role, name, source, fp_hash, note, location, kind, shape, nbytes, columns in conn.execute(
+            "SELECT d.role, d.name, d.source, d.fingerprint_hash, d.note, d.location,"
+            " f.kind, f.shape, f.nbytes, f.columns"
             " FROM data AS d LEFT JOIN fingerprints AS f ON f.hash = d.fingerprint_hash WHERE d.run_id = ?",
             (run_id,),
         ):
@@ -403,7 +585,7 @@ class Store:
                     {"kind": kind, "hash": fp_hash, "shape": json.loads(shape), "nbytes": nbytes,
                      "columns": json.loads(columns)}
                 )
-            ref = DataRef(role=role, name=name, source=source, fingerprint=fingerprint, note=note)
+            ref = DataRef(role=role, name=name, source=source, fingerprint=fingerprint, note=note, location=location)
             (inputs if role == "input" else outputs).append(ref)
         return Run(
             run_id=row[0], experiment=row[1], name=row[2], status=row[3], start=row[4], end=row[5],
@@ -411,8 +593,8 @@ class Store:
             params={k: json.loads(v) for k, v in conn.execute(
                 "SELECT key, value FROM params WHERE run_id = ? ORDER BY key", (run_id,))},
             tags=dict(conn.execute("SELECT key, value FROM tags WHERE run_id = ? ORDER BY key", (run_id,))),
-            seeds=[Seed(source=s, value=json.loads(v)) for s, v in conn.execute(
-                "SELECT source, value FROM seeds WHERE run_id = ? ORDER BY seq", (run_id,))],
+            seeds=[Seed(source=s, value=json.loads(v), generator=g, location=w) for s, v, g, w in conn.execute(
+                "SELECT source, value, generator, location FROM seeds WHERE run_id = ? ORDER BY seq", (run_id,))],
             metrics=metrics, metric_steps=metric_steps, inputs=inputs, outputs=outputs,
             code=self._blob(code_hash) if code_hash and with_code else "",
             history=history,
@@ -760,8 +942,16 @@ class Store:
             return dataclasses.replace(event, seq=cursor.lastrowid)
 
     # ---------------------------------------------------------------- checking
-    def doctor(self) -> list[DoctorCheck]:
-        """Integrity checks of the file and of the records; marks killed runs interrupted on the way."""
+    def doctor(self, interrupted: Iterable[str] = (), hosts_down: Iterable[str] = ()) -> list[DoctorCheck]:
+        """Integrity checks of the file, the records and the artifact files, with the repairs that are safe:
+        runs of killed processes of this host are marked interrupted, and temporary files that killed
+        processes left half-written are removed. ``interrupted`` (run id prefixes) and ``hosts_down`` (host
+        names) mark running runs of other hosts interrupted too (see ``mark_runs_interrupted``).
+
+        >>> [check.name for check in store.doctor() if not check.ok]
+        []
+        """
+        interrupted, hosts_down = list(interrupted), list(hosts_down)
         checks = []
         with self._lock:
             conn = self._conn
@@ -772,6 +962,8 @@ class Store:
                 return [DoctorCheck("integrity", False, str(error))]
             checks.append(DoctorCheck("integrity", integrity == ["ok"], "; ".join(integrity[:5])))
             if integrity != ["ok"]:
+                if interrupted or hosts_down:
+                    checks.append(DoctorCheck("runs", False, "no run was marked interrupted: the file is damaged"))
                 return checks  # the rest would read damaged pages, and marking runs would write to them
             broken_refs = conn.execute("PRAGMA foreign_key_check").fetchall()
             checks.append(DoctorCheck(
@@ -781,20 +973,78 @@ class Store:
             mode = conn.execute("PRAGMA journal_mode").fetchone()[0]
             checks.append(DoctorCheck("journal", mode == "wal", f"journal_mode={mode}"))
             checks.append(DoctorCheck("schema", True, f"schema version {self.schema_version} (current {SCHEMA_VERSION})"))
+        checks.append(self._check_runs(interrupted, hosts_down))
+        checks.append(self._check_artifacts())
+        checks.append(self._clean_leftovers())
+        return checks
+
+    def _check_runs(self, interrupted: list[str], hosts_down: list[str]) -> DoctorCheck:
         try:
+            marked = self.mark_runs_interrupted(interrupted, hosts_down) if interrupted or hosts_down else []
             reaped = self.mark_interrupted()
         except sqlite3.DatabaseError as error:  # a read-only file, or a lock held past the timeout
-            checks.append(DoctorCheck("runs", False, f"cannot mark runs of killed processes interrupted: {error}"))
-            return checks
+            return DoctorCheck("runs", False, f"cannot mark runs of killed processes interrupted: {error}")
+        here = socket.gethostname()
         with self._lock:
-            running = self._conn.execute(
-                "SELECT count(*) FROM runs WHERE status = 'running'").fetchone()[0]
-            total = self._conn.execute("SELECT count(*) FROM runs").fetchone()[0]
+            total, running = self._conn.execute(
+                "SELECT count(*), coalesce(sum(status = 'running'), 0) FROM runs").fetchone()
+            elsewhere = self._conn.execute(
+                "SELECT run_id, host FROM runs WHERE status = 'running' AND host IS NOT ? ORDER BY host, start_time",
+                (here,)).fetchall()
         detail = f"{total} runs, {running} running"
         if reaped:
-            detail += f"; marked {len(reaped)} killed run(s) interrupted: {', '.join(r[:8] for r in reaped)}"
-        checks.append(DoctorCheck("runs", True, detail))
-        return checks
+            detail += f"; marked {len(reaped)} killed run(s) interrupted: {_short_ids(reaped)}"
+        if marked:
+            detail += f"; marked {len(marked)} run(s) interrupted as asked: {_short_ids(marked)}"
+        if elsewhere:
+            by_host: dict[str, list[str]] = {}
+            for run_id, host in elsewhere:
+                by_host.setdefault(host or "an unknown host", []).append(run_id)
+            hosts = "; ".join(f"{host}: {_short_ids(ids)}" for host, ids in by_host.items())
+            detail += (f"; {len(elsewhere)} running on other hosts, whose processes cannot be checked from here"
+                       f" ({hosts}): mark those known to be gone with --interrupted RUN or --host-down HOST")
+        return DoctorCheck("runs", True, detail)
+
+    def _check_artifacts(self) -> DoctorCheck:
+        """Every artifact row's file is there, of its size, and (within HASH_CHECK_BYTES) of its hash."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT hash, size, kind, name, run_id FROM artifacts ORDER BY hash, run_id, kind, name").fetchall()
+        files: dict[tuple[str, int], list[str]] = {}
+        for digest, size, kind, name, run_id in rows:
+            files.setdefault((digest, size), []).append(f"{kind} '{name}' of run {run_id[:8]}")
+        hashed, damaged = 0, []
+        for (digest, size), owners in files.items():
+            by_content = hashed + size <= HASH_CHECK_BYTES
+            hashed += size if by_content else 0
+            problem = self.artifacts.check(digest, size, by_content=by_content)
+            if problem is not None:
+                damaged.append(f"{owners[0]}{f' (and {len(owners) - 1} more)' if len(owners) > 1 else ''}: "
+                               f"{self.artifacts.path(digest)} {problem}")
+        if damaged:
+            shown = "; ".join(damaged[:5]) + (f"; and {len(damaged) - 5} more" if len(damaged) > 5 else "")
+            return DoctorCheck("artifacts", False, f"{len(damaged)} of {len(files)} files missing or damaged: {shown}")
+        if not files:
+            return DoctorCheck("artifacts", True, "no artifact files")
+        checked = "sizes and hashes" if hashed == sum(size for _, size in files) else (
+            f"sizes, and hashes of the first {hashed >> 20} MiB")
+        return DoctorCheck("artifacts", True, f"{len(files)} files of {len(rows)} artifacts present ({checked} match)")
+
+    def _clean_leftovers(self) -> DoctorCheck:
+        found = self.artifacts.clean_incoming()
+        parts = []
+        if found.removed:
+            parts.append(f"removed {len(found.removed)} file(s) that killed processes left half-written in "
+                         f"{self.artifacts.root}: {', '.join(found.removed[:5])}")
+        if found.kept:
+            parts.append(f"{len(found.kept)} being written now, kept")
+        if found.failed:
+            parts.append(f"cannot remove {len(found.failed)} half-written file(s): {', '.join(found.failed[:5])}")
+        return DoctorCheck("leftovers", not found.failed, "; ".join(parts) or "no half-written files")
+
+
+def _short_ids(run_ids: list[str]) -> str:
+    return ", ".join(r[:8] for r in run_ids[:10]) + (f" and {len(run_ids) - 10} more" if len(run_ids) > 10 else "")
 
 
 def _proc_stat(pid: int) -> list[str] | None:

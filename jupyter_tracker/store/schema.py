@@ -142,6 +142,16 @@ MIGRATIONS: list[str] = [
     );
     CREATE INDEX registry_by_stage ON registry (name, stage, seq);
     """,
+    # 5: which earlier cell read an input file, and which global generator a seed set ("python", "numpy",
+    # "torch"; NULL for a local one such as default_rng(3)) and where it was set when that was before the
+    # run (the cell, "In [3]"), issue 10. Also (no DDL): a long history may be stored as the blob
+    # {"continues": <previous history blob>, "added": [...]} (issue 12), which older versions cannot read:
+    # the version stamp makes them refuse the file instead.
+    """
+    ALTER TABLE seeds ADD COLUMN generator TEXT;
+    ALTER TABLE seeds ADD COLUMN location TEXT;
+    ALTER TABLE data ADD COLUMN location TEXT;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
