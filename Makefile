@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Installed marker: reinstall when the package metadata or the sidebar's sources change (the install
 # builds labextension/ with jlpm, from the committed yarn.lock; see pyproject.toml).
-SIDEBAR_SOURCES := labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/src/*/*.tsx)
+SIDEBAR_SOURCES := labextension/package.json labextension/yarn.lock $(wildcard labextension/src/*.ts labextension/src/*/*.ts labextension/src/*/*.tsx)
 # The mlflow extra: tests/test_push.py pushes to a real `mlflow server` (issue 15).
 $(VENV)/.installed: pyproject.toml $(SIDEBAR_SOURCES) | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[test,mlflow]"
@@ -64,8 +64,10 @@ demo: install
 	@echo; $(BIN)/jupyter-tracker --db $(DEMO_DIR)/tracker.db doctor
 
 test: install $(VENV)/.torch $(CHROMIUM)
+	cd labextension && $(abspath $(BIN))/jlpm install --immutable && $(abspath $(BIN))/jlpm test
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python -m pytest $(PYTEST_ARGS) tests
+	$(BIN)/python -m pytest $(PYTEST_ARGS) --doctest-modules jupyter_tracker --ignore=jupyter_tracker/labextension
 	$(BIN)/python -m pytest $(PYTEST_ARGS) --nbval-lax notebooks
 
 # The benchmark suite against MLflow (bench/suite.py, issue 7). Its own virtualenv: MLflow is never a

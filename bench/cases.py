@@ -726,7 +726,7 @@ def rerun_cost(ctx: Context) -> Case:
     import papermill
 
     import jupyter_tracker as jt
-    from jupyter_tracker.execution import build_replay
+    from jupyter_tracker.models.replay import build_replay
 
     folder = ctx.work / "rerun"
     folder.mkdir()

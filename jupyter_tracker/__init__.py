@@ -5,7 +5,6 @@ IPython and xxhash: pandas, matplotlib, scikit-learn and papermill load when fir
 """
 
 from .api import (
-    batch,
     compare,
     doctor,
     experiments,
@@ -17,8 +16,6 @@ from .api import (
     log_params,
     metric_series,
     on_run_finished,
-    report,
-    rerun,
     runs,
     set_tag,
     start_run,
@@ -34,6 +31,7 @@ from .api import (  # versioning and validation (issue 6)
     rollback,
     validate,
 )
+from .repro import batch, report, rerun  # reproducing sits above the api (DESIGN "Layout")
 from .errors import AmbiguousRunId, NoActiveRun, RunNotFound, StoreError, TrackerError, UsageProblem
 from .errors import ArtifactNotFound, NothingToRollBack, StageNotFound, ValidationFailed
 from .errors import PushError
@@ -57,7 +55,7 @@ __all__ += ["PushError"]
 
 # The panel and the charts need ipywidgets and matplotlib (together ~0.5 s to import), so they
 # load on first use of jupyter_tracker.panel / plot_*, never at %load_ext (tests/test_import_cost.py).
-_LAZY = {"panel": "widgets", "plot_metric": "plots", "plot_series": "plots", "plot_spread": "plots"}
+_LAZY = {"panel": "views.panel", "plot_metric": "views", "plot_series": "views", "plot_spread": "views"}
 # push copies runs to an MLflow server (issue 15): its module sits above the api and loads MLflow (~2 s),
 # an optional extra, only when a push starts.
 _LAZY["push"] = "sync"

@@ -1,10 +1,12 @@
 """The Python API: the one façade that the magics, the CLI, the widgets and the server call.
 
->>> import jupyter_tracker as jt
->>> with jt.start_run("train", experiment="churn"):
-...     jt.log_params({"n_estimators": 200})
-...     jt.log_metric("acc", 0.91)
->>> jt.runs(experiment="churn")[["name", "params.n_estimators", "metrics.acc"]]
+For example::
+
+    import jupyter_tracker as jt
+    with jt.start_run("train", experiment="churn"):
+        jt.log_params({"n_estimators": 200})
+        jt.log_metric("acc", 0.91)
+    jt.runs(experiment="churn")[["name", "params.n_estimators", "metrics.acc"]]
 """
 
 from __future__ import annotations
@@ -16,51 +18,30 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from .capture.env import shared_probe
+from .capture.recorder import FINISHED_LISTENERS, Recorder, active_recorder, recording
+from .capture.seeds import GENERATORS, seed_hooks
 from .config import resolve_settings
-from .errors import NoActiveRun, StoreError, UsageProblem
-from .recorder import Recorder
-from .records import Run
-from .store import DoctorCheck, Store
+from .errors import StoreError, UsageProblem, positive_int
+from .models.artifacts import (
+    find_artifact,
+    read_model,
+    replace_artifact,
+    store_figure,
+    store_file,
+    store_model,
+)
+from .models.compare import Comparison
+from .models.registry import current, history_frame
+from .models.registry import promote as promote_run
+from .models.registry import rollback as rollback_stage
+from .models.registry import validate as validate_run
+from .models.validation import ValidationResult, ValidationSpec
+from .records import Artifact, ExperimentSummary, RegistryEvent, Run, RunsPage
+from .store import DoctorCheck, open_store
 
 if TYPE_CHECKING:
     import pandas
-
-    from .comparison import Comparison
-    from .records import Artifact, RegistryEvent
-    from .validation import ValidationResult
-    from .batch_report import BatchReport
-    from .verdict import Verdict
-    from .records import ExperimentSummary, RunsPage
-
-_stores: dict[Path, Store] = {}
-_active: list[Recorder] = []  # innermost last: a start_run block inside a tracked cell wins
-
-
-def open_store(db: str | os.PathLike | None = None, create: bool = True) -> Store:
-    """The store at ``db`` (or the resolved default), opened once per process and path."""
-    settings = resolve_settings(db)
-    path = settings.db_path
-    store = _stores.get(path)
-    if store is None or (not path.exists()):
-        store = Store(path, create=create, artifacts_dir=settings.artifacts_dir)
-        _stores[path] = store
-    return store
-
-
-def active_recorder(what: str) -> Recorder:
-    if not _active:
-        raise NoActiveRun(what)
-    return _active[-1]
-
-
-@contextmanager
-def recording(recorder: Recorder) -> Iterator[Recorder]:
-    """Make ``recorder`` the target of log_* calls for the duration of the block."""
-    _active.append(recorder)
-    try:
-        yield recorder
-    finally:
-        _active.remove(recorder)
 
 
 def on_run_finished(listener: Callable[[Run], None]) -> Callable[[], None]:
@@ -72,7 +53,6 @@ def on_run_finished(listener: Callable[[Run], None]) -> Callable[[], None]:
     >>> stop = on_run_finished(lambda run: print("recorded", run.short_id))
     >>> stop()
     """
-    from .recorder import FINISHED_LISTENERS
 
     FINISHED_LISTENERS.append(listener)
 
@@ -87,7 +67,9 @@ def on_run_finished(listener: Callable[[Run], None]) -> Callable[[], None]:
 def log_metric(name: str, value: float, step: int | None = None) -> None:
     """Log one metric value (optionally at a step) to the active run.
 
-    >>> log_metric("loss", 0.31, step=10)
+    For example::
+
+        log_metric("loss", 0.31, step=10)
     """
     active_recorder("log_metric").log_metrics({name: value}, step)
 
@@ -122,12 +104,12 @@ def start_run(
 ) -> Iterator[Recorder]:
     """Record a run from a plain script: params, metrics, seeds, code, environment and outcome.
 
-    >>> with start_run("train", experiment="churn") as run:
-    ...     log_metric("acc", 0.9)
-    >>> run.run_id
+    For example::
+
+        with start_run("train", experiment="churn") as run:
+            log_metric("acc", 0.9)
+        run.run_id
     """
-    from .capture.env import shared_probe
-    from .capture.seeds import GENERATORS, seed_hooks
 
     # The run's start is written once the seeds in effect are known, with the script's code (issue 12).
     recorder = Recorder(open_store(db), name, experiment, source="script", tags=tags, begin=False)
@@ -178,17 +160,21 @@ def runs(
     """One row per run (oldest first): run_id, experiment, name, status, start, duration,
     params.<p>, metrics.<m> (final values), tags.<t>.
 
-    >>> runs(experiment="churn").sort_values("metrics.acc").tail(3)
+    For example::
+
+        runs(experiment="churn").sort_values("metrics.acc").tail(3)
     """
-    if last is not None and (isinstance(last, bool) or not isinstance(last, int) or last < 1):
-        raise UsageProblem(f"last must be a positive number of runs, not {last!r}")
+    if last is not None:
+        positive_int("last", last, of="runs")
     return open_store(db, create=False).runs_frame(experiment=experiment, name=name, last=last)
 
 
 def get_run(run_id: str, db: str | os.PathLike | None = None) -> Run:
     """Everything recorded about one run; any unique prefix of its id works.
 
-    >>> get_run("3f2a").metrics
+    For example::
+
+        get_run("3f2a").metrics
     """
     return open_store(db, create=False).get_run(run_id)
 
@@ -196,9 +182,10 @@ def get_run(run_id: str, db: str | os.PathLike | None = None) -> Run:
 def compare(*run_ids: str, db: str | os.PathLike | None = None) -> "Comparison":
     """Params, seeds, data, metrics (with deltas to the first run), code and packages side by side.
 
-    >>> compare("3f2a", "9be0")
+    For example::
+
+        compare("3f2a", "9be0")
     """
-    from .comparison import Comparison
 
     if len(run_ids) < 2:
         raise UsageProblem("compare needs at least two run ids")
@@ -230,8 +217,10 @@ def runs_page(
     name or value. ``sort``: start, end, duration, name, experiment, status, run_id, ``metrics.<m>``,
     ``params.<p>`` or ``tags.<t>`` (runs without a value last). ``order``: asc or desc.
 
-    >>> page = runs_page(experiment="churn", sort="metrics.acc", limit=20)
-    >>> page.total, [run.metrics["acc"] for run in page.runs]
+    For example::
+
+        page = runs_page(experiment="churn", sort="metrics.acc", limit=20)
+        page.total, [run.metrics["acc"] for run in page.runs]
     """
     if order not in ("asc", "desc"):
         raise UsageProblem(f"order must be 'asc' or 'desc', not '{order}'")
@@ -252,8 +241,10 @@ def experiment_summaries(q: str | None = None, db: str | os.PathLike | None = No
 def run_columns(db: str | os.PathLike | None = None) -> dict[str, list[str]]:
     """Names of the metrics, params and tags recorded in any run (what a listing can be sorted by).
 
-    >>> run_columns()
-    {'metrics': ['acc', 'f1'], 'params': ['n_estimators'], 'tags': ['model']}
+    For example::
+
+        run_columns()
+        {'metrics': ['acc', 'f1'], 'params': ['n_estimators'], 'tags': ['model']}
     """
     return open_store(db, create=False).run_columns()
 
@@ -270,7 +261,9 @@ def store_status(db: str | os.PathLike | None = None) -> dict[str, Any]:
     """Where the store is and what it holds: path, exists, schema_version, and the run counts and times
     that change whenever a run starts or ends. Never creates the store.
 
-    >>> store_status()["schema_version"]
+    For example::
+
+        store_status()["schema_version"]
     """
     path = resolve_settings(db).db_path
     status: dict[str, Any] = {"path": str(path), "exists": path.exists(), "schema_version": None}
@@ -288,8 +281,9 @@ def doctor(interrupted: "list[str] | tuple[str, ...]" = (), hosts_down: "list[st
     ``hosts_down`` (host names) mark running runs of other hosts interrupted, whose processes cannot be
     checked from here; a run whose process is alive on this host is refused.
 
-    >>> [c for c in doctor(hosts_down=["gpu-box-2"]) if not c.ok]
-    []
+    For example::
+
+        [c for c in doctor(hosts_down=["gpu-box-2"]) if not c.ok]   # [] when all is well
     """
     return open_store(db, create=False).doctor(interrupted=interrupted, hosts_down=hosts_down)
 
@@ -301,7 +295,7 @@ def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike |
     if format == "csv":
         frame.to_csv(path, index=False)
     elif format == "json":
-        from .display import frame_json
+        from .render import frame_json
 
         path.write_text(frame_json(frame) + "\n", encoding="utf-8")
     elif format == "parquet":
@@ -314,94 +308,27 @@ def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike |
     return path
 
 
-# ------------------------------------------------------------ reproducing
-def rerun(
-    run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None, *,
-    kernel_name: str = "python3", timeout: float | None = None, workers: int = 1, progress: bool = True,
-    on_progress: "Callable[[int, int], None] | None" = None, db: str | os.PathLike | None = None,
-    strict: bool = False,
-) -> "Verdict | None":
-    """Re-execute a run from its recorded execution history in fresh kernels and say whether it reproduced.
-
-    Output columns that are timings are reported but do not make it DIFFER unless ``strict``.
-
-    >>> verdict = rerun("1a2b", repeat=3)
-    >>> verdict.status, verdict.exit_code      # ("REPRODUCED", 0) or ("DIFFERS", 1)
-    """
-    from . import execution as engine
-
-    if engine.in_replay():
-        _replay_skip("rerun")
-        return None
-    return engine.rerun(open_store(db, create=False), run_id, repeat=repeat, rtol=rtol, atol=atol,
-                        kernel_name=kernel_name, timeout=timeout, workers=workers, progress=progress,
-                        on_progress=on_progress, strict=strict)
-
-
-def batch(
-    notebook: str | os.PathLike, parameters: dict[str, Any] | None = None,
-    grid: dict[str, list[Any]] | None = None, repeat: int = 1, workers: int | None = None,
-    output_dir: str | os.PathLike | None = None, *, scheduler: str | None = None,
-    rtol: float | None = None, atol: float | None = None, kernel_name: str = "python3",
-    timeout: float | None = None, progress: bool = True, db: str | os.PathLike | None = None,
-    strict: bool = False,
-) -> "BatchReport | None":
-    """Execute a notebook for every grid combination x repeat with papermill, in parallel; return the report.
-
-    >>> report = batch("train.ipynb", grid={"max_depth": [3, 5]}, repeat=2, workers=2)
-    >>> report.metrics_frame()
-    """
-    from . import execution as engine
-    from .grid import run_batch
-    from .batch_report import build_report
-
-    if engine.in_replay():
-        _replay_skip("batch")
-        return None
-    store = open_store(db)
-    batch_id, results = run_batch(store, notebook, parameters=parameters, grid=grid, repeat=repeat, workers=workers,
-                                  output_dir=output_dir, scheduler=scheduler, kernel_name=kernel_name,
-                                  timeout=timeout, progress=progress)
-    output = os.path.dirname(results[0].execution.output) if results else None
-    return build_report(store, batch_id, rtol=rtol, atol=atol, output_dir=output, strict=strict)
-
-
-def report(batch_id: str, rtol: float | None = None, atol: float | None = None,
-           db: str | os.PathLike | None = None, strict: bool = False) -> "BatchReport":
-    """The report of an earlier batch, from the store.
-
-    >>> print(report("3f2a1b0c9d8e"))
-    """
-    from .batch_report import build_report
-
-    return build_report(open_store(db, create=False), batch_id, rtol=rtol, atol=atol, strict=strict)
-
-
-def _replay_skip(what: str) -> None:
-    # The replayed history may contain the very call that started the replay: never recurse.
-    print(f"jupyter_tracker warning: {what}() skipped inside a rerun replay", file=sys.stderr)
-
-
 # ---------------------------------------------------------------- versioning (issue 6)
 def log_model(obj: Any, name: str = "model", run: str | None = None, db: str | os.PathLike | None = None
               ) -> "Artifact":
     """Pickle a model into the store's content-addressed artifacts, as the model ``name`` of the active
     run (or of the recorded run ``run``). Returns the stored artifact (hash, size, path).
 
-    >>> log_model(clf)                      # inside a %%track cell or a start_run block
-    >>> log_model(clf, "clf", run="3f2a")   # attach it to a run recorded earlier
-    """
-    from .artifacts import store_model
+    For example::
 
+        log_model(clf)                      # inside a %%track cell or a start_run block
+        log_model(clf, "clf", run="3f2a")   # attach it to a run recorded earlier
+    """
     return _log_artifact("log_model", store_model, obj, name, run, db)
 
 
 def log_figure(fig: Any, name: str, run: str | None = None, db: str | os.PathLike | None = None) -> "Artifact":
     """Save a matplotlib figure (or Axes) as PNG with the active run (or ``run``).
 
-    >>> log_figure(plt.gcf(), "roc")
+    For example::
+
+        log_figure(plt.gcf(), "roc")
     """
-    from .artifacts import store_figure
 
     return _log_artifact("log_figure", store_figure, fig, name, run, db)
 
@@ -411,17 +338,17 @@ def log_artifact(path: str | os.PathLike, name: str | None = None, run: str | No
     """Copy a file (streamed, any size) into the store's artifacts with the active run (or ``run``);
     its name defaults to the file's name.
 
-    >>> log_artifact("reports/confusion.csv").name
-    'confusion.csv'
+    For example::
+
+        log_artifact("reports/confusion.csv").name
+        'confusion.csv'
     """
-    from .artifacts import store_file
 
     return _log_artifact("log_artifact", store_file, path, name, run, db)
 
 
 def _log_artifact(what: str, make: Any, value: Any, name: str | None, run: str | None,
                   db: str | os.PathLike | None) -> "Artifact":
-    from .artifacts import replace_artifact
 
     if run is None:
         recorder = active_recorder(what)
@@ -438,10 +365,11 @@ def _log_artifact(what: str, make: Any, value: Any, name: str | None, run: str |
 def artifact(run_id: str, name: str, kind: str | None = None, db: str | os.PathLike | None = None) -> Path:
     """The stored file of a run's artifact (model, figure or file) named ``name``: a read-only path.
 
-    >>> from IPython.display import Image
-    >>> Image(filename=artifact("3f2a", "roc"))
+    For example::
+
+        from IPython.display import Image
+        Image(filename=artifact("3f2a", "roc"))
     """
-    from .artifacts import find_artifact
 
     store = open_store(db, create=False)
     record = store.get_run(run_id)
@@ -453,11 +381,11 @@ def load_model(name: str = "model", stage: str = "production", run: str | None =
                db: str | os.PathLike | None = None) -> Any:
     """The model holding ``stage`` in the registry, or, with ``run``, the model ``name`` logged by that run.
 
-    >>> clf = load_model()                    # what is in production now
-    >>> old = load_model(run="3f2a")          # a run's own model
+    For example::
+
+        clf = load_model()                    # what is in production now
+        old = load_model(run="3f2a")          # a run's own model
     """
-    from .artifacts import find_artifact, read_model
-    from .model_registry import current
 
     store = open_store(db, create=False)
     if run is not None:
@@ -475,11 +403,11 @@ def promote(run_id: str, stage: str = "production", name: str = "model", force: 
     holder (as ``validate`` does, with these rules and thresholds); a failing run is refused with
     ValidationFailed unless ``force=True``. Every promotion is kept in ``registry()``.
 
-    >>> promote("9be0", "production")
-    >>> promote("9be0", "production", rules={"acc": ">= baseline - 0.01"})
+    For example::
+
+        promote("9be0", "production")
+        promote("9be0", "production", rules={"acc": ">= baseline - 0.01"})
     """
-    from .model_registry import promote as promote_run
-    from .validation import ValidationSpec
 
     spec = ValidationSpec.make(rules, thresholds, eval_inputs)
     return promote_run(open_store(db, create=False), run_id, stage, name, force=bool(force), spec=spec)
@@ -489,9 +417,10 @@ def rollback(name: str = "model", stage: str = "production", db: str | os.PathLi
              ) -> "RegistryEvent":
     """Give ``stage`` back to the version promoted before the current one (the rollback is recorded too).
 
-    >>> rollback()          # production: back to the previous model
+    For example::
+
+        rollback()          # production: back to the previous model
     """
-    from .model_registry import rollback as rollback_stage
 
     return rollback_stage(open_store(db, create=False), name, stage)
 
@@ -501,9 +430,10 @@ def registry(name: str | None = None, stage: str | None = None, db: str | os.Pat
     """The registry's whole history, oldest first: seq, time, user, host, action, name, stage, run_id,
     model_hash, previous_run_id, forced, validation.
 
-    >>> registry(stage="production").tail(3)
+    For example::
+
+        registry(stage="production").tail(3)
     """
-    from .model_registry import history_frame
 
     return history_frame(open_store(db, create=False), name, stage)
 
@@ -514,11 +444,11 @@ def validate(run_id: str, baseline: str = "production", rules: Any = None, name:
     """Check a run against a baseline (a stage of model ``name``, or a run id): metric rules, then its
     inputs against the baseline's inputs of the same name (schema, null rate, drift).
 
-    >>> validate("9be0", baseline="production", rules={"acc": ">= baseline - 0.01", "loss": "<= 0.2"})
-    >>> validate("9be0", baseline="3f2a", thresholds={"psi": 0.1, "ks": 0.2, "null_rate": 0.01})
+    For example::
+
+        validate("9be0", baseline="production", rules={"acc": ">= baseline - 0.01", "loss": "<= 0.2"})
+        validate("9be0", baseline="3f2a", thresholds={"psi": 0.1, "ks": 0.2, "null_rate": 0.01})
     """
-    from .model_registry import validate as validate_run
-    from .validation import ValidationSpec
 
     spec = ValidationSpec.make(rules, thresholds, eval_inputs)  # a malformed rule fails before anything is read
     return validate_run(open_store(db, create=False), run_id, baseline, name, spec)

@@ -16,8 +16,10 @@ from typing import Any, Iterator
 
 import click
 
-from . import api
-from .display import frame_json, json_text
+from . import api, repro
+from .config import resolve_settings
+from .repro.batch import parse_grid, parse_value
+from .render import frame_json, json_text
 from .errors import TrackerError, UsageProblem
 
 FORMATS = click.Choice(["table", "csv", "json"])
@@ -223,7 +225,6 @@ def export(obj: dict, fmt: str, output: str | None) -> None:
 def doctor(obj: dict, interrupted: tuple[str, ...], hosts_down: tuple[str, ...]) -> None:
     """Check the store's integrity and its artifact files; mark runs of killed processes of this host
     interrupted and remove files they left half-written. Exit 1 if a check fails."""
-    from .config import resolve_settings
 
     click.echo(f"store: {resolve_settings(obj['db']).db_path}")
     checks = api.doctor(interrupted=list(interrupted), hosts_down=list(hosts_down), db=obj["db"])
@@ -252,7 +253,7 @@ def rerun(obj: dict, run: str, repeat: int, rtol: float | None, atol: float | No
 
     Exit code 0: REPRODUCED; 1: DIFFERS; 2: could not execute (a cell raised, the kernel died).
     """
-    verdict = api.rerun(run, repeat=repeat, rtol=rtol, atol=atol, workers=workers, timeout=timeout,
+    verdict = repro.rerun(run, repeat=repeat, rtol=rtol, atol=atol, workers=workers, timeout=timeout,
                         kernel_name=kernel_name, db=obj["db"], strict=strict)
     click.echo(json_text(verdict.to_dict()) if fmt == "json" else str(verdict))
     sys.exit(verdict.exit_code)
@@ -286,14 +287,13 @@ def batch(obj: dict, notebook: str, parameters: tuple[tuple[str, str], ...], gri
     Exit code 0 when every execution finished and the repeats agree, 1 when repeats disagree,
     2 when an execution failed (any cell raised, tracked or not).
     """
-    from .grid import parse_grid, parse_value
 
     grid = parse_grid(list(grids))
     executions = math.prod(len(values) for values in grid.values()) * repeat
     if executions > MAX_EXECUTIONS:
         raise UsageProblem(f"this batch would run {executions:,} executions ({executions // repeat:,} combinations x "
                            f"{repeat} repeats): at most {MAX_EXECUTIONS:,} at once")
-    report = api.batch(notebook, parameters={name: parse_value(value) for name, value in parameters},
+    report = repro.batch(notebook, parameters={name: parse_value(value) for name, value in parameters},
                        grid=grid, repeat=repeat, workers=workers, output_dir=output_dir,
                        scheduler=scheduler, rtol=rtol, atol=atol, timeout=timeout, kernel_name=kernel_name,
                        db=obj["db"], strict=strict)
@@ -312,7 +312,7 @@ def batch(obj: dict, notebook: str, parameters: tuple[tuple[str, str], ...], gri
 def report(obj: dict, batch_id: str, html_file: str | None, rtol: float | None, atol: float | None,
            strict: bool) -> None:
     """The report of batch BATCH again, as text (and as an HTML page with charts)."""
-    result = api.report(batch_id, rtol=rtol, atol=atol, db=obj["db"], strict=strict)
+    result = repro.report(batch_id, rtol=rtol, atol=atol, db=obj["db"], strict=strict)
     click.echo(str(result))
     _write_html(result, html_file)
 

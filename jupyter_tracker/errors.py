@@ -141,3 +141,16 @@ class PushError(TrackerError):
     def __init__(self, message: str, server_status: int | None = None):
         super().__init__(message)
         self.server_status = server_status
+
+
+def positive_int(name: str, value: object, of: str = "") -> int:
+    """``value`` when it is a whole number of at least 1, else a UsageProblem naming ``name``.
+
+    >>> positive_int("repeat", 0, of="executions")
+    Traceback (most recent call last):
+    ...
+    jupyter_tracker.errors.UsageProblem: repeat must be a positive number of executions, not 0
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise UsageProblem(f"{name} must be a positive number{f' of {of}' if of else ''}, not {value!r}")
+    return value

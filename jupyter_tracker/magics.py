@@ -15,8 +15,12 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from . import api
-from .capture.cell import CellTracker, TrackOptions
+from .capture.cell import CellTracker, Guard, TrackOptions
+from .config import resolve_settings
 from .errors import TrackerError
+from .models.validation import parse_rules
+from .records import Run
+from .render import CellSummary
 
 
 @magic_arguments()
@@ -121,7 +125,7 @@ def _help() -> str:
 class TrackerMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.tracker = CellTracker(shell, show=show)
+        self.tracker = CellTracker(shell, finished=self._show_run)
 
     @line_cell_magic
     def track(self, line: str, cell: str | None = None) -> Any:
@@ -134,6 +138,16 @@ class TrackerMagics(Magics):
         return self.tracker.run(self._cell_options(line), cell)
 
     track.__doc__ = _help()
+
+    def _show_run(self, run: Run, previous: Run | None, options: TrackOptions) -> None:
+        """After a tracked cell: its summary line, then its validation when ``--baseline`` asks for one."""
+        show(CellSummary(run, previous))
+        if options.baseline:
+            # Guarded: no baseline yet is a warning line under the summary, never a broken cell.
+            result = Guard()(f"validate against '{options.baseline}'", lambda: api.validate(
+                run.run_id, baseline=options.baseline, rules=options.rules or None, name=options.model, db=options.db))
+            if result is not None:
+                show(result)
 
     def _cell_options(self, line: str) -> TrackOptions:
         args = _parse_cell_line(line)
@@ -148,8 +162,6 @@ class TrackerMagics(Magics):
         if rules and not args.baseline:
             raise UsageError("--rule needs --baseline: the stage or run to validate against")
         if rules:
-            from .validation import parse_rules
-
             try:
                 parse_rules(rules)  # a malformed rule stops the cell before it runs, like a bad --tag
             except TrackerError as error:
@@ -186,7 +198,7 @@ class TrackerMagics(Magics):
         print(f"seeded {', '.join(generators)} with {args.seed}")
 
     def _do_panel(self, args: Any) -> Any:
-        from .widgets import panel  # ipywidgets loads only when a panel is asked for (matplotlib: its first chart)
+        from .views.panel import panel  # ipywidgets loads only when a panel is asked for (matplotlib: its first chart)
 
         return panel(experiment=args.experiment)
 
@@ -199,8 +211,6 @@ class TrackerMagics(Magics):
         print("jupyter_tracker: tracking on")
 
     def _do_status(self, args: Any) -> None:
-        from .config import resolve_settings
-
         path = resolve_settings().db_path
         lines = [f"tracking: {'on' if self.tracker.enabled else 'off'}", f"store: {path}"]
         if path.exists():

@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from .render import run_html, run_text
+
 RUN_STATUSES = ("running", "finished", "failed", "interrupted")
+INDEX_COLUMN = "<index>"  # the name of a table's index among its column fingerprints (it has no statistics)
 
 
 @dataclass(frozen=True)
@@ -175,8 +178,10 @@ class Run:
         text. Floats are kept as they are: the faces write NaN and infinities as strict JSON
         (``display.json_safe``).
 
-        >>> get_run("3f2a").to_dict()["metric_steps"]
-        {'acc': 1, 'loss': 30}
+        For example::
+
+            get_run("3f2a").to_dict()["metric_steps"]
+            {'acc': 1, 'loss': 30}
         """
         data = asdict(self)
         data["artifacts"] = [{**artifact, "path": None if artifact["path"] is None else str(artifact["path"])}
@@ -184,13 +189,9 @@ class Run:
         return data
 
     def _repr_html_(self) -> str:
-        from .display import run_html
-
         return run_html(self)
 
     def __str__(self) -> str:
-        from .display import run_text
-
         return run_text(self)
 
     __repr__ = __str__

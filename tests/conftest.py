@@ -127,7 +127,7 @@ def run_cli(*args: str, db: Path | None = None, cwd: Path | None = None) -> CliR
 @pytest.fixture(scope="session")
 def store_of_10000_runs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A store file holding 10,000 runs in 4 experiments, written once per session (copy it to write to it)."""
-    from recorded_runs import record_many  # tests/ helper: runs written through the real store
+    from helpers import record_many  # tests/ helper: runs written through the real store
 
     path = tmp_path_factory.mktemp("scale") / "tracker.db"
     store = Store(path)

@@ -129,7 +129,7 @@ def test_a_script_seeded_before_start_run_is_not_reported_unseeded(tmp_path, tra
     ({"a": [1, "x"]}, {"a": [1, "x"]}, True), ("1", 1, False), (None, 0, False), (False, 0, False),
 ])
 def test_compare_and_rerun_share_one_rule_for_the_same_value(tracker_db, first, second, same):
-    from jupyter_tracker.verdict import compare_runs
+    from jupyter_tracker.repro.verdict import compare_runs
 
     # Given two runs whose only param is the pair's values
     ids = []

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from jupyter_tracker.store import Store
 
+from helpers import latest_run
 
-def latest_run(tracker_db: Path):
-    store = Store(tracker_db)
-    frame = store.runs_frame()
-    return store.get_run(frame["run_id"].iloc[-1])
+pytestmark = pytest.mark.slow  # a real kernel per test
+
+
 
 
 # ---------------------------------------------------------------- params
@@ -346,7 +344,9 @@ def test_environment_records_versions_host_and_git_state(kernel, tracker_db, tmp
     assert env["host"] and env["os"] and env["cwd"] == str(work)
     # When a tracked file changes (after the cache window), the run is dirty
     (work / "tracked.py").write_text("x = 2\n")
-    kernel.run("import time; time.sleep(5.2)")
+    # (the git state is read again once its cache window has passed: move the probe's clock past it)
+    kernel.run("from jupyter_tracker.capture.env import shared_probe\n"
+               "probe = shared_probe(); later = probe.clock() + 60; probe.clock = lambda: later")
     kernel.run("%%track dirty\nx = 2")
     assert latest_run(tracker_db).environment["git"]["dirty"] is True
 

@@ -20,6 +20,8 @@ from jupyter_tracker.store import Store
 
 from conftest import CliResult, damage_all_but_schema, run_cli
 
+pytestmark = pytest.mark.slow  # the command in a subprocess, over a hundred times
+
 BIN = Path(sys.executable).parent
 
 
@@ -445,7 +447,7 @@ def test_a_huge_last_means_every_run(populated, tracker_db):
 
 def test_output_cut_short_by_its_reader_ends_quietly(tracker_db, tmp_path):
     # Given a store with more runs than a pipe holds as csv
-    from recorded_runs import record_run as record_server_run
+    from helpers import record_run as record_server_run
 
     store = Store(tracker_db)
     for _ in range(100):
@@ -466,7 +468,7 @@ def test_output_cut_short_by_its_reader_ends_quietly(tracker_db, tmp_path):
 # ----------------------------------------- doctor: nothing lost, nothing stuck (issue 10)
 def running_elsewhere(tracker_db: Path, host: str, count: int) -> list[str]:
     """Runs recorded as running on another machine (as a Dask worker's store brings them back)."""
-    from recorded_runs import EPOCH
+    from helpers import EPOCH
 
     store = Store(tracker_db)
     ids = []

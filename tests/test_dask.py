@@ -14,7 +14,7 @@ from jupyter_tracker.store import Store
 
 from conftest import run_cli
 
-pytestmark = pytest.mark.timeout(300)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]  # slow: a Dask cluster and papermill
 
 CELLS = [
     "%load_ext jupyter_tracker\nimport os, signal\nimport jupyter_tracker as jt",

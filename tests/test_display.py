@@ -7,7 +7,7 @@ import math
 import pytest
 
 import jupyter_tracker as jt
-from jupyter_tracker.display import runs_table_html
+from jupyter_tracker.render import runs_table_html
 
 HOSTILE = "<img src=x onerror=alert(1)>"
 ESCAPED = "&lt;img src=x onerror=alert(1)&gt;"

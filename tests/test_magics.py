@@ -1,6 +1,9 @@
 """``%track`` line magics in a real kernel, and their errors as plain UsageError lines."""
 
 from __future__ import annotations
+import pytest
+
+pytestmark = pytest.mark.slow  # a real kernel per test
 
 
 def usage_error(out) -> str:

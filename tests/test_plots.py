@@ -11,7 +11,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import jupyter_tracker as jt
-from jupyter_tracker.plots import plot_metric, plot_series, plot_spread, spread_summary
+from jupyter_tracker.views import plot_metric, plot_series, plot_spread, spread_summary
 
 
 def record(name: str, params: dict, metrics: dict, series: dict | None = None, experiment: str = "grid") -> str:

@@ -26,11 +26,13 @@ from jupyter_tracker.errors import PushError, UsageProblem
 from jupyter_tracker.store import Store
 
 from conftest import CliResult, run_cli
-from recorded_runs import record_run
+from helpers import record_run
 
 # The mlflow extra (make test installs it): without it these tests fail, they never skip.
 from mlflow import MlflowClient  # noqa: E402
 from mlflow.entities import Metric, Param  # noqa: E402
+
+pytestmark = pytest.mark.slow  # a real mlflow server
 
 RUN_ID_TAG, PUSH_TAG = "jupyter_tracker.run_id", "jupyter_tracker.push"
 MAX_FLOAT = 1.7976931348623157e308  # MLflow's SQL stores keep +/-inf as the largest floats
@@ -202,7 +204,7 @@ def test_runs_recorded_in_a_kernel_arrive_whole_and_a_second_push_sends_nothing(
     assert record["run_id"] == train_id and record["params"] == train.params
     import nbformat
 
-    from jupyter_tracker.execution import build_replay
+    from jupyter_tracker.models.replay import build_replay
 
     replay = nbformat.read(local / "jupyter_tracker/history.ipynb", as_version=4)
     assert [cell.source for cell in replay.cells] == [cell.source for cell in build_replay(train).cells]

@@ -14,8 +14,9 @@ from jupyter_tracker.capture.code import hidden_state
 from jupyter_tracker.store import Store
 
 from conftest import KernelSession, run_cli
+from helpers import latest_run
 
-pytestmark = pytest.mark.timeout(240)
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]  # slow: papermill executions in fresh kernels
 
 OUT_OF_ORDER_CELLS = [
     "%load_ext jupyter_tracker",
@@ -51,8 +52,7 @@ def notebook_kernel(tracker_db: Path, tmp_path: Path):
 
 
 def latest(tracker_db: Path, name: str) -> jt.Run:
-    frame = jt.runs(name=name, db=tracker_db)
-    return jt.get_run(frame["run_id"].iloc[-1], db=tracker_db)
+    return latest_run(tracker_db, name)
 
 
 # ------------------------------------------------------------------ rerun
@@ -275,7 +275,7 @@ def test_batch_on_a_dask_cluster_lands_in_the_one_store(grid_notebook, tracker_d
 
 
 def test_the_replay_comments_out_cells_that_start_reruns_of_their_own():
-    from jupyter_tracker.execution import build_replay
+    from jupyter_tracker.models.replay import build_replay
 
     history = ["import jupyter_tracker as jt", "%%track first\nacc = 0.5",
                "verdict = jt.rerun('abcd')", "for batch in range(3):\n    pass", "jt.promote('ab12')",
@@ -411,7 +411,7 @@ def test_a_cell_that_raised_in_the_original_kernel_does_not_stop_the_rerun(tmp_p
     # But a cell that raises in the replay only is a failure (exit 2)
     notebook = write_notebook(tmp_path / "late.ipynb", ["%load_ext jupyter_tracker", "%%track fit\nscore = 1.0",
                                                         "raise RuntimeError('late')"])
-    from jupyter_tracker.execution import Execution, execute
+    from jupyter_tracker.repro.engine import Execution, execute
 
     result = execute(Execution(str(notebook), str(tmp_path / "out.ipynb"), str(tmp_path), str(tracker_db), "s1"))
     assert result.error is not None and result.error.cell_index == 2 and result.error.ename == "RuntimeError"

@@ -12,10 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import jupyter_tracker as jt
 from jupyter_tracker.store import Store
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # kernels killed mid-cell
 
 
 def make_read_only(path: Path) -> None:

@@ -12,6 +12,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -19,14 +20,23 @@ import nbformat
 import pytest
 from playwright.sync_api import Page, expect, sync_playwright
 
-from jupyter_tracker import api
+from conftest import KernelSession
 from jupyter_tracker.store import Store
 from lab_harness import PANEL_TAB, Lab, launch_chromium, open_lab, open_panel, start_lab
-from recorded_runs import record_run
+from helpers import record_run
+
+pytestmark = pytest.mark.slow  # a real JupyterLab server and headless Chromium
 
 SCREENSHOTS = Path(__file__).resolve().parent / "screenshots"
 EVIL = "<img src=x onerror=alert(1)>"
 LIVE_CELL = "%%track live_cell --experiment browser\nn_estimators = 123\nacc = 0.5\nf1 = 0.25"
+# About 8 s of training: a loss point every 0.25 s, written to the store while the cell runs (issue 12).
+TRAINING_CELL = """%%track live_loss --experiment training
+import time
+for i in range(32):
+    jupyter_tracker.log_metric("loss", 1 / (i + 1), step=i)
+    time.sleep(0.25)
+"""
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +267,6 @@ def notebook_run(lab: Lab) -> str:
     return found[0]["run_id"]
 
 
-@pytest.mark.skipif(not hasattr(api, "rerun"), reason="jupyter_tracker.api.rerun has not landed yet")
 def test_rerun_button_shows_progress_and_the_verdict(page: Page, notebook_run: str):
     # Given the detail of a run recorded by a notebook cell
     panel = open_panel(page)
@@ -271,3 +280,61 @@ def test_rerun_button_shows_progress_and_the_verdict(page: Page, notebook_run: s
     expect(detail.get_by_role("status", name="Rerun progress").or_(verdict)).to_be_visible()
     expect(verdict).to_contain_text("REPRODUCED", timeout=180_000)
     expect(verdict.get_by_role("button", name=re.compile(r"^run [0-9a-f]{8}$"))).to_be_visible()
+
+
+def chart_points(detail) -> int:  # noqa: ANN001
+    """How many points the detail's step chart of loss draws now (0 before it is drawn)."""
+    line = detail.get_by_role("figure", name="Chart of loss").locator("polyline")
+    if line.count() == 0:
+        return 0
+    return len((line.get_attribute("points") or "").split())
+
+
+def test_a_running_run_shows_live_in_the_sidebar_and_turns_finished_by_itself(
+        page: Page, lab: Lab, capsys: pytest.CaptureFixture):
+    # Given a kernel recording into the store the sidebar shows, and the sidebar open
+    panel = open_panel(page)
+    kernel = KernelSession(lab.root, {**os.environ, "JUPYTER_TRACKER_DB": str(lab.db), "PYTHONHASHSEED": "0"})
+    try:
+        kernel.run("%load_ext jupyter_tracker\nimport jupyter_tracker")
+        # When a %%track cell logs a loss point every 0.25 s for about 8 s
+        started = time.monotonic()
+        cell = threading.Thread(target=kernel.run, args=(TRAINING_CELL,), daemon=True)
+        cell.start()
+        # Then its run shows as running, with its elapsed time
+        row = group(panel, "training").get_by_role("listitem").filter(has_text="live_loss")
+        expect(row).to_contain_text(re.compile(r"running \d+(\.\d)? (ms|s)"), timeout=10_000)
+        run_id = row.get_attribute("data-run-id")
+        # and its detail's step chart gains points while the cell runs, without a reload
+        row.get_by_role("button", name=re.compile(r"^Open run live_loss")).click()
+        detail = page.get_by_role("article", name=f"Run live_loss {run_id[:8]}")
+        status = detail.get_by_role("status", name="Run status")
+        expect(status).to_have_text("running")
+        expect(detail.get_by_label("Elapsed time")).to_be_visible()
+        expect(detail.get_by_role("figure", name="Chart of loss").locator("polyline")).to_be_visible(timeout=10_000)
+        seen: list[int] = []  # points drawn, read only while the cell is still running
+        deadline = time.monotonic() + 8
+        while len(set(seen)) < 3 and time.monotonic() < deadline:
+            points = chart_points(detail)
+            if not cell.is_alive():
+                break
+            seen.append(points)
+            page.wait_for_timeout(300)
+        growing = sorted(set(seen))
+        assert len(growing) >= 2, f"the chart drew {growing} points while the cell ran: it did not grow live"
+        assert seen == sorted(seen), f"points went back: {seen}"
+        # When the cell ends
+        cell.join(timeout=60)
+        assert not cell.is_alive()
+        ended = time.monotonic()
+        # Then the detail turns finished by itself, with all 32 points drawn
+        expect(status).to_have_text("finished", timeout=10_000)
+        turned = time.monotonic() - ended
+        expect(detail.get_by_role("figure", name="Chart of loss").locator("polyline")).to_have_attribute(
+            "points", re.compile(r"^(\S+ ){31}\S+$"))
+        expect(row).not_to_contain_text("running")
+    finally:
+        kernel.shutdown()
+    with capsys.disabled():
+        print(f"\n  live run: chart points seen {growing} while it ran ({ended - started:.1f} s); "
+              f"finished shown {turned * 1000:.0f} ms after the cell ended")

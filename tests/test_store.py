@@ -23,7 +23,7 @@ import sqlite_utils
 import jupyter_tracker as jt
 from jupyter_tracker.config import resolve_settings
 from jupyter_tracker.errors import AmbiguousRunId, RunNotFound, StoreError
-from jupyter_tracker.recorder import Recorder
+from jupyter_tracker.capture.recorder import Recorder
 from jupyter_tracker.records import MetricPoint, Run
 from jupyter_tracker.store import Store
 from jupyter_tracker.store.schema import SCHEMA_VERSION, migrate

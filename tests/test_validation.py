@@ -14,12 +14,14 @@ import jupyter_tracker as jt
 from jupyter_tracker import api
 from jupyter_tracker.capture.data import fingerprint
 from jupyter_tracker.errors import RunNotFound, StageNotFound, UsageProblem
-from jupyter_tracker.recorder import Recorder
+from jupyter_tracker.capture.recorder import Recorder
 from jupyter_tracker.records import DataRef
 from jupyter_tracker.store import Store
-from jupyter_tracker.validation import drift_statistics, parse_rules
+from jupyter_tracker.models.validation import drift_statistics, parse_rules
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # a real kernel per test
 
 START = 1_700_000_000.0
 RNG = np.random.default_rng(0)

@@ -21,11 +21,13 @@ from jupyter_tracker.capture.data import fingerprint_file
 from jupyter_tracker.errors import (
     ArtifactNotFound, NoActiveRun, NothingToRollBack, RunNotFound, StageNotFound, UsageProblem, ValidationFailed,
 )
-from jupyter_tracker.model_registry import holders
-from jupyter_tracker.recorder import Recorder
+from jupyter_tracker.models.registry import holders
+from jupyter_tracker.capture.recorder import Recorder
 from jupyter_tracker.store import Store
 
 from conftest import run_cli
+
+pytestmark = pytest.mark.slow  # a real kernel per test
 
 START = 1_700_000_000.0
 

@@ -14,8 +14,10 @@ import pytest
 
 import jupyter_tracker as jt
 from jupyter_tracker import api
-from jupyter_tracker.recorder import Recorder
-from jupyter_tracker.widgets import ALL, RunsPanel
+from jupyter_tracker.capture.recorder import Recorder
+from jupyter_tracker.views.panel import ALL, RunsPanel
+
+pytestmark = pytest.mark.slow  # a real kernel and the panel
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

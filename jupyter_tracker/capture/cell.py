@@ -17,9 +17,10 @@ from typing import Any, Callable
 
 from IPython.core.displayhook import DisplayHook
 
-from .. import api
-from ..recorder import Recorder, is_metric_number
 from ..records import DataRef, MetricPoint, Run
+from ..render import one_line
+from ..store import open_store
+from .recorder import Recorder, is_metric_number, recording
 from .code import (METRIC_NAMES, CellAnalysis, ExecutionLog, HistoryDigest, analyse, hidden_state,
                    notebook_code_cells)
 from .env import shared_probe
@@ -28,6 +29,7 @@ from .params import estimator_params, is_estimator
 from .seeds import estimator_seeds, seed_hooks
 
 WARNING_PREFIX = "jupyter_tracker warning:"
+Finished = Callable[[Run, "Run | None", "TrackOptions"], None]
 
 
 @dataclass
@@ -46,7 +48,9 @@ class TrackOptions:
 class CellTracker:
     """One per kernel: runs tracked cells and remembers what the kernel has seen."""
 
-    def __init__(self, shell: Any, show: Callable[[Any], None] | None = None) -> None:
+    def __init__(self, shell: Any, finished: "Finished | None" = None) -> None:
+        """``finished(run, previous, options)`` is called after each run is recorded (the magics show
+        the summary there, and the ``--baseline`` validation): ``previous`` is the run it compares with."""
         self.shell = shell
         self.enabled = True
         self.environment = shared_probe()
@@ -54,13 +58,13 @@ class CellTracker:
         self.last_run: Run | None = None
         # The last run recorded here per (store, experiment, name): the next one's summary compares with it.
         self._recorded: dict[tuple[Any, str, str], Run] = {}
-        self._show = show
+        self._finished = finished
         self._notebook_cache: tuple[Any, list[str] | None] = (None, None)
         self.executions = ExecutionLog(shell)
         self._history = HistoryDigest()  # what each run needs of the history, kept up to date (issue 12)
         # Seeds and file reads are watched from %load_ext on, in every cell (issue 10); seeds set before
         # it are read from the history.
-        guard = _Guard()
+        guard = Guard()
         guard("watch seeds", self.seeds.attach, shell, self.executions.before_load)
         self.files = file_watch()
         guard("watch file reads", self.files.attach, shell, _file_ref)
@@ -73,7 +77,7 @@ class CellTracker:
         if not self.enabled:
             return self._execute(cell)
         self.files.active = False  # the tracker's own reads (the notebook, the store) are not the cell's
-        step = _Guard()
+        step = Guard()
         recorder = step("open the store", self._begin, options)
         if recorder is None:
             return self._execute(cell)
@@ -89,7 +93,7 @@ class CellTracker:
             return self._execute(cell, context.code)
         status, error, result = "finished", None, None
         try:
-            with api.recording(recorder), self.files.watching():
+            with recording(recorder), self.files.watching():
                 result = self._execute(cell, context.code)
         except KeyboardInterrupt as exc:
             status, error = "interrupted", exc
@@ -118,7 +122,7 @@ class CellTracker:
 
     # ----------------------------------------------------------------- steps
     def _begin(self, options: TrackOptions) -> Recorder:
-        store = api.open_store(options.db)
+        store = open_store(options.db)
         name = options.name or f"cell{self.shell.execution_count}"
         return Recorder(store, name, options.experiment, source="cell", tags=options.tags, begin=False)
 
@@ -184,7 +188,7 @@ class CellTracker:
         self, recorder: Recorder, options: TrackOptions, cell: str, context: "_CellContext",
         status: str, error: BaseException | None,
     ) -> None:
-        guard = _Guard(recorder.warnings)
+        guard = Guard(recorder.warnings)
         if context.seeding:
             recorder.warnings.extend(self.seeds.end())
         history = context.history or list(self.executions.entries) or [cell]
@@ -201,19 +205,8 @@ class CellTracker:
                              self._recorded.get(key))
         run = recorder.finish(status, error, code=cell, history=history, environment=environment)
         self.last_run = self._recorded[key] = run
-        if self._show is not None:
-            from ..display import CellSummary
-
-            self._show(CellSummary(run, previous))
-        if options.baseline:
-            # After the summary, and guarded: no baseline yet is a warning line, never a broken cell.
-            result = guard(f"validate against '{options.baseline}'", self._validate, run, options)
-            if result is not None and self._show is not None:
-                self._show(result)
-
-    def _validate(self, run: Run, options: TrackOptions) -> Any:
-        return api.validate(run.run_id, baseline=options.baseline, rules=options.rules or None, name=options.model,
-                            db=options.db)
+        if self._finished is not None:
+            guard("show the run", self._finished, run, previous, options)
 
     def _hidden_state(self, history: list[str], notebook: str | None) -> dict[str, Any]:
         cells = None
@@ -301,7 +294,7 @@ class _CellContext:
     history: list[str] | None = None  # the kernel's execution history as the run started
 
 
-class _Guard:
+class Guard:
     """Run a tracker step; on failure print one warning line, note it, and return None."""
 
     def __init__(self, notes: list[str] | None = None) -> None:
@@ -311,7 +304,7 @@ class _Guard:
         try:
             return function(*args)
         except Exception as exc:  # noqa: BLE001  (a tracker failure must never reach the user's cell)
-            message = f"could not {what}: {type(exc).__name__}: {_one_line(exc)}"
+            message = f"could not {what}: {type(exc).__name__}: {one_line(exc)}"
             warn(message)
             if self.notes is not None:
                 self.notes.append(message)
@@ -323,7 +316,7 @@ def _data_ref(role: str, name: str, value: Any, fingerprinter: Callable[[Any], A
     try:
         return DataRef(role, name, source, fingerprinter(value))
     except Exception as exc:  # noqa: BLE001  (unhashable data is skipped with a note, never fatal)
-        note = f"skipped {role} '{name}': cannot fingerprint {type(value).__name__} ({type(exc).__name__}: {_one_line(exc)})"
+        note = f"skipped {role} '{name}': cannot fingerprint {type(value).__name__} ({type(exc).__name__}: {one_line(exc)})"
         warn(note)
         warnings.append(note)
         return DataRef(role, name, source, None, note)
@@ -341,9 +334,6 @@ def _notebook_path(shell: Any) -> str | None:
     return str(path) if path else None
 
 
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return (text[0] if text else "")[:200]
 
 
 def warn(message: str) -> None:

@@ -24,7 +24,7 @@ from typing import Any, Iterator
 
 import xxhash
 
-from ..records import ColumnFingerprint, Fingerprint
+from ..records import INDEX_COLUMN, ColumnFingerprint, Fingerprint
 
 STATS_SAMPLE = 20_000  # rows used for numeric statistics: quantiles to within ~1% of rank
 TEXT_STATS_SAMPLE = 10_000  # rows used for string statistics (value counts cost more per row)
@@ -32,7 +32,6 @@ CHUNK_BYTES = 8 << 20  # non-contiguous arrays are copied to C order this much a
 FILE_CHUNK = 1 << 20
 QUANTILES = tuple(i / 10 for i in range(11))
 HISTOGRAM_BINS = 10
-INDEX_NAME = "<index>"
 VALUES_NAME = "<values>"
 
 
@@ -48,8 +47,10 @@ def can_fingerprint(obj: Any) -> bool:
 def fingerprint(obj: Any) -> Fingerprint:
     """Fingerprint a DataFrame, Series or ndarray.
 
-    >>> fingerprint(np.arange(6).reshape(2, 3).T).hash == fingerprint(np.arange(6).reshape(2, 3).T.copy()).hash
-    True
+    For example::
+
+        fingerprint(np.arange(6).reshape(2, 3).T).hash == fingerprint(np.arange(6).reshape(2, 3).T.copy()).hash
+        True
     """
     pandas = sys.modules.get("pandas")
     if pandas is not None and isinstance(obj, pandas.DataFrame):
@@ -180,7 +181,7 @@ def _dataframe_fingerprint(frame: Any) -> Fingerprint:
     _update(hasher, "dataframe", frame.shape)
     for name, column in zip(frame.columns, columns):
         _update(hasher, _label(name), column.dtype, column.hash)
-    _update(hasher, INDEX_NAME, index.dtype, index.hash)
+    _update(hasher, INDEX_COLUMN, index.dtype, index.hash)
     nbytes = sum(_nbytes(frame.iloc[:, p]) for p in range(frame.shape[1]))
     return Fingerprint("dataframe", hasher.hexdigest(), tuple(frame.shape), nbytes, (*columns, index))
 
@@ -219,7 +220,7 @@ def _index_fingerprint(index: Any) -> ColumnFingerprint:
     else:
         # A RangeIndex hashes as the labels it stands for, like any integer index with those labels.
         _hash_values(hasher, pd.Index(index.to_numpy()) if isinstance(index, pd.RangeIndex) else index)
-    return ColumnFingerprint(INDEX_NAME, dtype, hasher.hexdigest())
+    return ColumnFingerprint(INDEX_COLUMN, dtype, hasher.hexdigest())
 
 
 def _hash_values(hasher: Any, labelled: Any) -> None:

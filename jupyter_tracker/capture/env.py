@@ -15,7 +15,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 _STDLIB = set(sys.stdlib_module_names) | {"__main__", "builtins", "_frozen_importlib", "_frozen_importlib_external"}
 _GIT_RECHECK_SECONDS = 5.0
@@ -24,7 +24,8 @@ _GIT_RECHECK_SECONDS = 5.0
 class EnvironmentProbe:
     """Caches the environment for one kernel; ``snapshot()`` is cheap after the first call."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock  # when the git state was last read: tests move it instead of sleeping
         self._versions: dict[str, str] = {}
         self._seen_modules: set[str] = set()
         self._module_count = -1
@@ -71,7 +72,7 @@ class EnvironmentProbe:
 
     def git(self, cwd: str) -> dict[str, Any]:
         """Commit, branch and dirty flag of the repository holding ``cwd``, if any."""
-        now = time.monotonic()
+        now = self.clock()
         # Which repository holds cwd is looked up again only after the same delay as its state: walking up
         # the folders costs more than the rest of a snapshot (issue 7).
         if self._root[0] != cwd or now - self._root[1] >= _GIT_RECHECK_SECONDS:

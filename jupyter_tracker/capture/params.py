@@ -138,8 +138,10 @@ def is_estimator(obj: Any) -> bool:
 def estimator_params(variable: str, estimator: Any) -> dict[str, Any]:
     """Non-default ``get_params()`` of an estimator and the estimators nested in it, prefixed by name.
 
-    >>> estimator_params("clf", RandomForestClassifier(n_estimators=200))
-    {'clf.n_estimators': 200}
+    For example::
+
+        estimator_params("clf", RandomForestClassifier(n_estimators=200))
+        {'clf.n_estimators': 200}
     """
     found: dict[str, Any] = {}
     _collect(f"{variable}.", estimator, found, depth=0)

@@ -21,8 +21,8 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
-from .. import __version__, api
-from ..display import changed_inputs, json_safe
+from .. import __version__, api, repro
+from ..render import changed_inputs, json_safe
 from ..errors import TrackerError, UsageProblem
 from .jobs import Jobs
 
@@ -90,7 +90,7 @@ class StatusHandler(TrackerHandler):
         store = await self.call(api.store_status)
         self.reply({
             "version": __version__, "store_path": store.pop("path"), "store_exists": store.pop("exists"),
-            **store, "rerun": hasattr(api, "rerun"),
+            **store, "rerun": True,
         })
 
 
@@ -162,13 +162,10 @@ class RerunHandler(TrackerHandler):
     async def post(self, run_id: str) -> None:
         options = self._options()
         run = await self.call(api.get_run, run_id)  # 404 now, not in the job, for an unknown run
-        rerun = getattr(api, "rerun", None)
-        if rerun is None:
-            raise tornado.web.HTTPError(501, "%s", "this jupyter_tracker cannot rerun runs yet")
         db = self.context.db
 
         def work(progress: Callable[[int, int], None]) -> Any:
-            return rerun(run.run_id, db=db, on_progress=progress, progress=False, **options)
+            return repro.rerun(run.run_id, db=db, on_progress=progress, progress=False, **options)
 
         job = self.context.jobs.submit("rerun", run.run_id, total=options["repeat"], work=work)
         self.set_header("Location", url_path_join(self.base_url, *PREFIX, "jobs", job["job_id"]))

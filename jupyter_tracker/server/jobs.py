@@ -52,10 +52,12 @@ class Jobs:
     """Queued and finished jobs of this server, run by ``workers`` threads (one by default: a rerun
     already starts its own kernel, and these machines have two cores).
 
-    >>> jobs = Jobs()
-    >>> job = jobs.submit("rerun", run_id, total=1, work=lambda progress: api.rerun(run_id))
-    >>> jobs.get(job["job_id"])["state"]
-    'queued'
+    For example::
+
+        jobs = Jobs()
+        job = jobs.submit("rerun", run_id, total=1, work=lambda progress: api.rerun(run_id))
+        jobs.get(job["job_id"])["state"]
+        'queued'
     """
 
     def __init__(self, workers: int = 1, clock: Callable[[], float] = time.time) -> None:

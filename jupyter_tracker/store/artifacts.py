@@ -66,10 +66,12 @@ class HashingWriter:
 class ArtifactFiles:
     """The content-addressed folder of one store.
 
-    >>> files = ArtifactFiles(Path("/tmp/example/artifacts"))
-    >>> digest, size = files.put_file("model.onnx")
-    >>> files.path(digest).read_bytes() == Path("model.onnx").read_bytes()
-    True
+    For example::
+
+        files = ArtifactFiles(Path("/tmp/example/artifacts"))
+        digest, size = files.put_file("model.onnx")
+        files.path(digest).read_bytes() == Path("model.onnx").read_bytes()
+        True
     """
 
     def __init__(self, root: Path) -> None:
@@ -123,7 +125,9 @@ class ArtifactFiles:
     def put_bytes(self, data: bytes, digest: str) -> None:
         """Store bytes that were stored elsewhere under ``digest`` (a Dask worker's store), checking them.
 
-        >>> files.put_bytes(data, xxhash.xxh3_128_hexdigest(data))
+        For example::
+
+            files.put_bytes(data, xxhash.xxh3_128_hexdigest(data))
         """
         if xxhash.xxh3_128_hexdigest(data) != digest:
             raise StoreError(f"the artifact file {digest} came back damaged: its bytes do not match their hash")
@@ -132,7 +136,9 @@ class ArtifactFiles:
     def check(self, digest: str, size: int, by_content: bool = True) -> str | None:
         """What is wrong with the stored file of ``digest``, None if it is there whole.
 
-        >>> files.check(artifact.hash, artifact.size)  # None, "is missing", "has 12 bytes, not 340", ...
+        For example::
+
+            files.check(artifact.hash, artifact.size)  # None, "is missing", "has 12 bytes, not 340", ...
         """
         path = self.path(digest)
         try:
@@ -155,8 +161,10 @@ class ArtifactFiles:
     def clean_incoming(self, now: float | None = None) -> "IncomingFiles":
         """Remove the temporary files that killed processes left half-written; keep those being written.
 
-        >>> files.clean_incoming().removed
-        ['.incoming-3f2a1b0c9d8e7f60']
+        For example::
+
+            files.clean_incoming().removed
+            ['.incoming-3f2a1b0c9d8e7f60']
         """
         now = time.time() if now is None else now
         removed, kept, failed = [], [], []

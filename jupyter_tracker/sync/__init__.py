@@ -1,8 +1,10 @@
 """Copy runs to a team's MLflow tracking server: ``push`` (issue 15).
 
->>> import jupyter_tracker as jt
->>> report = jt.push("http://mlflow.internal:5000", experiment="churn")
->>> print(report)          # what was sent, what was there already, what was skipped
+For example::
+
+    import jupyter_tracker as jt
+    report = jt.push("http://mlflow.internal:5000", experiment="churn")
+    print(report)          # what was sent, what was there already, what was skipped
 
 Sync sits above the api, beside rerun and batch: it reads runs through the store the api
 opens (never creating it, never writing a record) and hands them to the MLflow backend in
@@ -21,55 +23,17 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Iterable
 from urllib.parse import urlsplit, urlunsplit
 
-from ..api import open_store
-from ..errors import PushError, UsageProblem
+from ..store import open_store
+from ..errors import PushError, UsageProblem, positive_int
 from ..records import RunSummary
+from ..render import count
+from .plan import PRESENT, PUSHED, RESUMED, RUNNING, RunPush
 
 if TYPE_CHECKING:
     from ..store import Store
 
 DEFAULT_WORKERS = 4  # runs sent at once: each is a dozen small requests, mostly waiting on the server
 PAGE = 1000
-
-# What a run became on the server (RunPush.action).
-PUSHED, RESUMED, PRESENT, RUNNING = "pushed", "resumed", "present", "running"
-
-
-@dataclass
-class RunPush:
-    """What one run became on the server, or (dry run) would become."""
-
-    run_id: str
-    name: str
-    experiment: str
-    action: str  # "pushed" (new), "resumed" (completed an interrupted push), "present" (nothing to send),
-    #              "running" (skipped: push it when it ends)
-    mlflow_run_id: str | None = None
-    params: int = 0  # sent (or to send)
-    tags: int = 0
-    metrics: int = 0  # metric names with points sent
-    points: int = 0  # metric points sent
-    points_there: int = 0  # points the server already had (a resumed run)
-    artifacts: int = 0
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def short_id(self) -> str:
-        return self.run_id[:8]
-
-    def line(self, dry_run: bool) -> str:
-        who = f"{self.short_id} {self.name} ({self.experiment})"
-        if self.action == RUNNING:
-            return f"skipped {who}: still running; push it when it ends"
-        if self.action == PRESENT:
-            return f"already there {who}" + (f" as MLflow run {self.mlflow_run_id}" if self.mlflow_run_id else "")
-        verb = {PUSHED: "push", RESUMED: "resume"}[self.action]
-        verb = f"would {verb}" if dry_run else {PUSHED: "pushed", RESUMED: "resumed"}[self.action]
-        points = f"{self.points:,} points" + (f", {self.points_there:,} there already" if self.points_there else "")
-        text = (f"{verb} {who}: {_count(self.params, 'param')}, {_count(self.tags, 'tag')}, "
-                f"{_count(self.metrics, 'metric')} ({points}), {_count(self.artifacts, 'artifact')}")
-        return text + "".join(f"; {note}" for note in self.notes)
-
 
 @dataclass
 class PushReport:
@@ -98,7 +62,7 @@ class PushReport:
             parts = [f"{len(pushed)} to push", f"{len(resumed)} to resume"]
         else:
             head = f"{self.uri}: "
-            parts = [f"pushed {_count(len(pushed), 'run')}", f"resumed {len(resumed)}"]
+            parts = [f"pushed {count(len(pushed), 'run')}", f"resumed {len(resumed)}"]
         parts += [f"{len(present)} already there", f"{len(running)} still running"]
         totals = (f" ({sum(r.params for r in sent):,} params, {sum(r.points for r in sent):,} metric points, "
                   f"{sum(r.artifacts for r in sent):,} artifacts)") if sent else ""
@@ -125,13 +89,14 @@ def push(uri: str, runs: str | Iterable[str] | None = None, experiment: str | No
     interrupted is finished without duplicates. A running run is skipped. MLflow's own environment
     variables authenticate (MLFLOW_TRACKING_USERNAME and _PASSWORD, or MLFLOW_TRACKING_TOKEN).
 
-    >>> push("http://127.0.0.1:5000", ["3f2a", "9be0"])
-    >>> push("https://mlflow.example.com", experiment="churn", dry_run=True).runs[0].action
-    'pushed'
+    For example::
+
+        push("http://127.0.0.1:5000", ["3f2a", "9be0"])
+        push("https://mlflow.example.com", experiment="churn", dry_run=True).runs[0].action
+        'pushed'
     """
     shown_uri = check_uri(uri)
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UsageProblem(f"workers must be a positive whole number, not {workers!r}")
+    positive_int("workers", workers)
     prefixes = [runs] if isinstance(runs, str) else list(runs or [])
     store = open_store(db, create=False)  # read only: a push never creates a store nor writes a record
     selected = select_runs(store, prefixes, experiment)
@@ -195,7 +160,3 @@ def select_runs(store: "Store", prefixes: list[str], experiment: str | None) -> 
         offset += len(page.runs)
         if len(page.runs) < PAGE:
             return found
-
-
-def _count(number: int, noun: str) -> str:
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"

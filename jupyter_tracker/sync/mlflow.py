@@ -43,11 +43,11 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request
 
-from ..display import json_safe, json_text
+from ..render import json_safe, json_text
 from ..errors import PushError
 from ..records import DataRef, MetricPoint, Run, RunSummary
 from ..store import Store
-from . import PRESENT, PUSHED, RESUMED, RUNNING, RunPush
+from .plan import PRESENT, PUSHED, RESUMED, RUNNING, RunPush
 
 RUN_ID_TAG = "jupyter_tracker.run_id"
 PUSH_TAG = "jupyter_tracker.push"  # "partial" from the run's creation until everything is sent, then "complete"
@@ -269,7 +269,7 @@ def _files(run: Run) -> tuple[list[tuple[str, bytes | Path]], list[str]]:
     if run.source == "cell" and run.history:
         import nbformat  # with papermill, a dependency; loaded only for a run that has a history
 
-        from ..execution import build_replay
+        from ..models.replay import build_replay
 
         files.append(("jupyter_tracker/history.ipynb", nbformat.writes(build_replay(run)).encode("utf-8")))
     if run.environment:

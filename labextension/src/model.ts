@@ -1,6 +1,8 @@
 /**
  * The sidebar's state: experiments, their loaded pages of runs, the search and sort, the
- * selection; and the Poll that notices new or finished runs and refreshes what is shown.
+ * selection, the run details shown and the rerun jobs; and the one Poll that keeps them all
+ * current (new or finished runs, a running run's metrics, a rerun's progress). Views read
+ * from here and listen to its signals; none of them runs a timer of its own (issue 11).
  */
 import { Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
@@ -9,16 +11,27 @@ import {
   errorStatus,
   fetchColumns,
   fetchExperiments,
+  fetchJob,
+  fetchMetricSeries,
+  fetchRun,
   fetchRuns,
   fetchStatus,
   IColumns,
+  IJob,
+  IMetricSeries,
+  IRerunOptions,
+  IRunDetail,
   IRunSummary,
-  IStatus
+  IStatus,
+  startRerun
 } from './request';
 
 export const PAGE_SIZE = 50;
 const MAX_REFRESH = 1000; // a refresh reloads at most this many rows of a group (the API's page limit)
 const POLL_INTERVAL = 2000; // ms: new runs show within a few seconds (issue 4)
+// ms while something shown is live (a running run's detail, a rerun): its points are written
+// about every 0.5 s (issue 12), so a second is close to what the store has.
+const LIVE_INTERVAL = 1000;
 
 export interface IGroup {
   name: string;
@@ -29,6 +42,26 @@ export interface IGroup {
   error: string | null;
 }
 
+/** A run's detail as a view shows it: what the server sent last, and the step series drawn. */
+export interface IRunView {
+  detail: IRunDetail | null;
+  /** The last request for the run failed (the detail, if any, is the one loaded before). */
+  error: string | null;
+  /** The step series of the metrics with more than one point, by metric name. */
+  series: { [name: string]: IMetricSeries };
+  seriesErrors: { [name: string]: string };
+}
+
+/** A run's rerun: the job as last polled, or why it could not be started or followed. */
+export interface IRerunState {
+  job: IJob | null;
+  error: string | null;
+}
+
+export function isActiveJob(job: IJob | null | undefined): boolean {
+  return !!job && (job.state === 'queued' || job.state === 'running');
+}
+
 export class TrackerModel {
   constructor() {
     this._poll = new Poll({
@@ -36,7 +69,9 @@ export class TrackerModel {
       factory: () => this._tick(),
       frequency: { interval: POLL_INTERVAL, backoff: true, max: 30 * 1000 },
       name: 'jupyter-tracker:runs',
-      standby: () => !this._active || 'when-hidden'
+      // Nothing shown needs it (sidebar hidden, no live detail, no rerun): stand by; and always
+      // while the browser tab is hidden.
+      standby: () => !(this._active || this._isLive()) || 'when-hidden'
     });
   }
 
@@ -48,6 +83,16 @@ export class TrackerModel {
   /** Emitted when the store changed (a run started or ended): open views may refresh. */
   get storeChanged(): ISignal<this, IStatus> {
     return this._storeChanged;
+  }
+
+  /** Emitted with a run id when that run's view (runView) changed. */
+  get runChanged(): ISignal<this, string> {
+    return this._runChanged;
+  }
+
+  /** Emitted with a run id when that run's rerun (rerunState) changed. */
+  get rerunChanged(): ISignal<this, string> {
+    return this._rerunChanged;
   }
 
   get status(): IStatus | null {
@@ -102,6 +147,45 @@ export class TrackerModel {
 
   deactivate(): void {
     this._active = false;
+  }
+
+  /** The run's detail as last loaded, or undefined before the first load. */
+  runView(runId: string): IRunView | undefined {
+    return this._runs.get(runId);
+  }
+
+  /**
+   * A view shows this run: load it now, and while it runs reload it (and its step series) on
+   * every tick of the poll, until it ends. Call unwatchRun when the view is hidden.
+   */
+  watchRun(runId: string): void {
+    this._watched.set(runId, (this._watched.get(runId) ?? 0) + 1);
+    void this._loadRun(runId);
+    this._wake();
+  }
+
+  unwatchRun(runId: string): void {
+    const count = (this._watched.get(runId) ?? 0) - 1;
+    if (count > 0) {
+      this._watched.set(runId, count);
+    } else {
+      this._watched.delete(runId);
+    }
+  }
+
+  rerunState(runId: string): IRerunState {
+    return this._reruns.get(runId) ?? { job: null, error: null };
+  }
+
+  /** Start re-executing a run in the server; the poll follows the job until it ends. */
+  async startRerun(runId: string, options: IRerunOptions = {}): Promise<void> {
+    this._setRerun(runId, { job: null, error: null });
+    try {
+      this._setRerun(runId, { job: await startRerun(runId, options), error: null });
+      this._wake();
+    } catch (error) {
+      this._setRerun(runId, { job: null, error: (error as Error).message });
+    }
   }
 
   setQuery(query: string): void {
@@ -220,20 +304,28 @@ export class TrackerModel {
       if (generation !== this._generation) {
         return;
       }
+      const unloaded: string[] = [];
       groups.forEach((group, index) => {
         const page = pages[index];
         if (page) {
           group.runs = page.runs;
           group.total = page.total;
         }
+        // A group opened or closed while its rows were on their way keeps what the user chose.
+        group.expanded = this._expanded.get(group.name) ?? group.expanded;
+        if (group.expanded && !page) {
+          unloaded.push(group.name);
+        }
       });
       this._groups = groups;
       this._columns = columns;
       this._notice = null;
       this._loaded = true;
+      unloaded.forEach(name => void this.loadMore(name));
     } catch (error) {
       if (generation === this._generation) {
         this._notice = (error as Error).message;
+        this._listStamp = ''; // try again at the next tick
       }
     }
     this._changed.emit();
@@ -242,6 +334,118 @@ export class TrackerModel {
   dispose(): void {
     this._poll.dispose();
     Signal.clearData(this);
+  }
+
+  /** Something live started: poll faster, and now. */
+  private _wake(): void {
+    if (this._poll.isDisposed) {
+      return;
+    }
+    this._setFrequency();
+    void this._poll.start();
+    void this._poll.refresh();
+  }
+
+  /** A shown run that is (or may be) still running, or a rerun in progress. */
+  private _isLive(): boolean {
+    return this._liveRuns().length > 0 || this._activeReruns().length > 0;
+  }
+
+  private _liveRuns(): string[] {
+    return [...this._watched.keys()].filter(runId => {
+      if (this._gone.has(runId)) {
+        return false;
+      }
+      const view = this._runs.get(runId);
+      return !view || !view.detail || view.error !== null || view.detail.run.status === 'running';
+    });
+  }
+
+  private _activeReruns(): [string, IJob][] {
+    return [...this._reruns.entries()]
+      .filter(([, state]) => isActiveJob(state.job))
+      .map(([runId, state]) => [runId, state.job!]);
+  }
+
+  private _setFrequency(): void {
+    const interval = this._isLive() ? LIVE_INTERVAL : POLL_INTERVAL;
+    if (this._poll.frequency.interval !== interval) {
+      this._poll.frequency = { ...this._poll.frequency, interval };
+    }
+  }
+
+  private _setRerun(runId: string, state: IRerunState): void {
+    this._reruns.set(runId, state);
+    this._rerunChanged.emit(runId);
+  }
+
+  /** Load a run and the step series of its metrics that have more than one point. */
+  private async _loadRun(runId: string): Promise<void> {
+    const loading = this._loading.get(runId);
+    if (loading) {
+      return loading; // one request per run at a time: a slow answer is not asked for twice
+    }
+    const promise = this._fetchRun(runId).finally(() => this._loading.delete(runId));
+    this._loading.set(runId, promise);
+    return promise;
+  }
+
+  private async _fetchRun(runId: string): Promise<void> {
+    const view: IRunView = this._runs.get(runId) ?? {
+      detail: null,
+      error: null,
+      series: {},
+      seriesErrors: {}
+    };
+    let detail: IRunDetail;
+    try {
+      detail = await fetchRun(runId);
+      this._gone.delete(runId);
+    } catch (error) {
+      if (errorStatus(error) === 404) {
+        this._gone.add(runId); // deleted, or never there: asking again will not bring it back
+      }
+      this._runs.set(runId, { ...view, error: (error as Error).message });
+      this._runChanged.emit(runId);
+      return;
+    }
+    const names = Object.entries(detail.run.metric_steps)
+      .filter(([, points]) => points > 1)
+      .map(([name]) => name);
+    const answers = await Promise.all(
+      names.map(name =>
+        fetchMetricSeries(runId, name).then(
+          series => ({ name, series, error: null }),
+          error => ({ name, series: null, error: (error as Error).message })
+        )
+      )
+    );
+    const series: { [name: string]: IMetricSeries } = {};
+    const seriesErrors: { [name: string]: string } = {};
+    for (const answer of answers) {
+      if (answer.series) {
+        series[answer.name] = answer.series;
+      } else {
+        seriesErrors[answer.name] = answer.error!;
+        if (view.series[answer.name]) {
+          series[answer.name] = view.series[answer.name]; // keep drawing what was loaded
+        }
+      }
+    }
+    this._runs.set(runId, { detail, error: null, series, seriesErrors });
+    this._runChanged.emit(runId);
+  }
+
+  private async _pollJob(runId: string, job: IJob): Promise<void> {
+    try {
+      const next = await fetchJob(job.job_id);
+      if (this._reruns.get(runId)?.job?.job_id === job.job_id) {
+        this._setRerun(runId, { job: next, error: null });
+      }
+    } catch (error) {
+      // The server forgot the job (restarted) or cannot be reached: say so, and stop following it.
+      this._setRerun(runId, { job: null, error: (error as Error).message });
+    }
   }
 
   private _runsQuery(experiment: string) {
@@ -253,8 +457,24 @@ export class TrackerModel {
     };
   }
 
-  /** One poll: the cheap status; a full refresh only when the store changed. */
+  /**
+   * One poll: the cheap status; the list refreshed when the store changed (or, while runs are
+   * running, every time: their metrics and elapsed time move); the shown runs that are running
+   * reloaded; the reruns in progress followed.
+   */
   private async _tick(): Promise<void> {
+    try {
+      await Promise.all([
+        this._tickList(),
+        ...this._liveRuns().map(runId => this._loadRun(runId)),
+        ...this._activeReruns().map(([runId, job]) => this._pollJob(runId, job))
+      ]);
+    } finally {
+      this._setFrequency();
+    }
+  }
+
+  private async _tickList(): Promise<void> {
     let status: IStatus;
     try {
       status = await fetchStatus();
@@ -264,35 +484,52 @@ export class TrackerModel {
           ? 'The jupyter_tracker server extension is not installed or not enabled on this server ' +
             '(pip install jupyter_tracker, then restart JupyterLab).'
           : `Cannot reach the tracker: ${(error as Error).message}`;
+      this._unreachable = true;
       this._changed.emit();
       throw error; // the poll backs off
     }
+    const firstStatus = this._status === null;
     this._status = status;
+    if (firstStatus) {
+      this._changed.emit(); // views waiting for it (a detail's rerun button) show now
+    }
+    if (this._unreachable) {
+      this._unreachable = false;
+      this._notice = null;
+      this._listStamp = ''; // reload what was shown before the server went away
+      this._changed.emit();
+    }
     if (!status.store_exists) {
       this._notice = null;
       this._groups = [];
       this._loaded = true;
-      this._stamp = '';
+      this._stamp = this._listStamp = '';
       this._changed.emit();
       return;
     }
     const stamp = [status.runs, status.running, status.last_start, status.last_end].join(':');
-    if (stamp !== this._stamp || !this._loaded) {
-      const first = this._stamp === '';
-      this._stamp = stamp;
+    const changed = stamp !== this._stamp;
+    const first = this._stamp === '';
+    this._stamp = stamp;
+    // The list is reloaded only while the sidebar shows it (activate reloads it when shown again).
+    if (this._active && (stamp !== this._listStamp || !this._loaded || (status.running ?? 0) > 0)) {
+      this._listStamp = stamp;
       await this.refresh();
-      if (!first) {
-        this._storeChanged.emit(status);
-      }
+    }
+    if (changed && !first) {
+      this._storeChanged.emit(status);
     }
   }
+
 
   private _poll: Poll;
   private _active = false;
   private _loaded = false;
   private _status: IStatus | null = null;
   private _notice: string | null = null;
-  private _stamp = '';
+  private _stamp = ''; // the store's activity at the last tick
+  private _listStamp = ''; // ... when the list was last reloaded
+  private _unreachable = false;
   private _generation = 0;
   private _groups: IGroup[] = [];
   private _expanded = new Map<string, boolean>();
@@ -301,6 +538,13 @@ export class TrackerModel {
   private _sort = 'start';
   private _order: 'asc' | 'desc' = 'desc';
   private _selected = new Map<string, IRunSummary>();
+  private _runs = new Map<string, IRunView>();
+  private _loading = new Map<string, Promise<void>>();
+  private _watched = new Map<string, number>(); // run id -> views showing it
+  private _gone = new Set<string>(); // watched runs the server answered 404 for
+  private _reruns = new Map<string, IRerunState>();
   private _changed = new Signal<this, void>(this);
   private _storeChanged = new Signal<this, IStatus>(this);
+  private _runChanged = new Signal<this, string>(this);
+  private _rerunChanged = new Signal<this, string>(this);
 }

@@ -178,6 +178,63 @@ export interface IRerunOptions {
   atol?: number;
 }
 
+/** How a rerun ended: `Verdict.status` (jupyter_tracker/repro/verdict.py; the types below mirror its dataclasses). */
+export type VerdictStatus = 'REPRODUCED' | 'DIFFERS' | 'COULD NOT EXECUTE';
+
+/** Why a notebook could not be executed (`ExecutionError`): the failing cell and its exception. */
+export interface IExecutionError {
+  message: string;
+  cell_index: number | null;
+  exec_count: number | null;
+  ename: string | null;
+  evalue: string | null;
+}
+
+/** One thing that differs between the original run and a re-execution (`Difference`). */
+export interface IDifference {
+  kind: 'status' | 'param' | 'seed' | 'input' | 'output' | 'metric';
+  name: string;
+  original: JSONValue; // null when the original has no such value
+  new: JSONValue;
+  detail: string;
+  abs_diff: MetricValue;
+  rel_diff: MetricValue;
+  counts: boolean; // false for timings: reported, not counted as a difference
+}
+
+/** A metric of the original run beside the same metric of a re-execution (`MetricComparison`). */
+export interface IMetricComparison {
+  name: string;
+  original: MetricValue;
+  new: MetricValue;
+  abs_diff: MetricValue;
+  rel_diff: MetricValue;
+  agrees: boolean;
+}
+
+/** One re-execution and how it compares (`Attempt`). */
+export interface IAttempt {
+  status: VerdictStatus;
+  run_id: string | null;
+  output: string | null;
+  seconds: number;
+  error: IExecutionError | null;
+  differences: IDifference[];
+  metrics: IMetricComparison[];
+}
+
+/** A rerun's result: `Verdict.to_dict()`, sent as a finished job's `result`. */
+export interface IVerdict {
+  status: VerdictStatus;
+  exit_code: 0 | 1 | 2;
+  original: string;
+  name: string;
+  rtol: number;
+  atol: number;
+  replay: string | null;
+  attempts: IAttempt[];
+}
+
 export interface IJob {
   job_id: string;
   kind: string;
@@ -189,7 +246,7 @@ export interface IJob {
   elapsed: number;
   done: number;
   total: number;
-  result: { [key: string]: JSONValue } | null;
+  result: IVerdict | null; // set when state is 'finished'
   error: string | null;
 }
 

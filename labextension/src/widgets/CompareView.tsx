@@ -253,6 +253,7 @@ function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.E
     )
   ];
   const [series, setSeries] = React.useState<{ [name: string]: ISeries[] }>({});
+  const [errors, setErrors] = React.useState<{ [name: string]: string }>({});
   React.useEffect(() => {
     let cancelled = false;
     for (const name of names) {
@@ -268,7 +269,8 @@ function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.E
         )
       ).then(
         lines => !cancelled && setSeries(previous => ({ ...previous, [name]: lines })),
-        () => undefined
+        reason =>
+          !cancelled && setErrors(previous => ({ ...previous, [name]: (reason as Error).message }))
       );
     }
     return () => {
@@ -283,6 +285,10 @@ function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.E
       {names.map(name =>
         series[name] ? (
           <LineChart key={name} title={`${name} by step`} series={series[name]} />
+        ) : errors[name] ? (
+          <div key={name} className="jp-JupyterTracker-notice" role="alert">
+            Cannot load the steps of {name}: {errors[name]}
+          </div>
         ) : (
           <div key={name} className="jp-JupyterTracker-muted">
             Loading {name}…

@@ -1,59 +1,43 @@
 /**
  * Re-execute a run from its recorded history (in the server, in a fresh kernel), show the
- * progress while it runs and the verdict when it ends.
+ * progress while it runs and the verdict when it ends. The job is followed by the model's
+ * poll (model.ts): this component only shows model.rerunState.
  */
 import * as React from 'react';
 
-import { fetchJob, IJob, JSONValue, startRerun } from '../request';
-import { formatDuration, formatValue, shortId } from './format';
+import { IRerunState, isActiveJob, TrackerModel } from '../model';
+import { IAttempt, IJob, IVerdict } from '../request';
+import { differenceText, executionErrorText, formatDuration, shortId } from './format';
 
-const JOB_POLL = 1000; // ms
-
-export function RerunButton(props: { runId: string; onOpenRun: (runId: string) => void }): JSX.Element {
-  const { runId, onOpenRun } = props;
-  const [job, setJob] = React.useState<IJob | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const active = job !== null && (job.state === 'queued' || job.state === 'running');
+export function RerunButton(props: {
+  runId: string;
+  model: TrackerModel;
+  onOpenRun: (runId: string) => void;
+}): JSX.Element {
+  const { runId, model, onOpenRun } = props;
+  const [state, setState] = React.useState<IRerunState>(() => model.rerunState(runId));
 
   React.useEffect(() => {
-    if (!job || !active) {
-      return;
-    }
-    let cancelled = false;
-    const timer = setTimeout(async () => {
-      try {
-        const next = await fetchJob(job.job_id);
-        if (!cancelled) {
-          setJob(next);
-        }
-      } catch (reason) {
-        if (!cancelled) {
-          setError((reason as Error).message);
-          setJob(null);
-        }
+    const onChange = (_: TrackerModel, changed: string) => {
+      if (changed === runId) {
+        setState(model.rerunState(runId));
       }
-    }, JOB_POLL);
-    return () => {
-      cancelled = true;
-      clearTimeout(timer);
     };
-  }, [job]);
+    model.rerunChanged.connect(onChange);
+    setState(model.rerunState(runId));
+    return () => {
+      model.rerunChanged.disconnect(onChange);
+    };
+  }, [runId, model]);
 
-  const start = async () => {
-    setError(null);
-    try {
-      setJob(await startRerun(runId));
-    } catch (reason) {
-      setError((reason as Error).message);
-    }
-  };
-
+  const { job, error } = state;
+  const active = isActiveJob(job);
   return (
     <div className="jp-JupyterTracker-rerun">
       <button
         className="jp-JupyterTracker-button jp-mod-accept"
         disabled={active}
-        onClick={() => void start()}
+        onClick={() => void model.startRerun(runId)}
         title="Re-execute this run's recorded history in a fresh kernel and check that it reproduces"
       >
         {job && job.state === 'finished' ? 'Rerun again' : 'Rerun'}
@@ -70,7 +54,7 @@ export function RerunButton(props: { runId: string; onOpenRun: (runId: string) =
         </div>
       )}
       {job && job.state === 'finished' && job.result && (
-        <Verdict result={job.result} elapsed={job.elapsed} onOpenRun={onOpenRun} />
+        <Verdict verdict={job.result} elapsed={job.elapsed} onOpenRun={onOpenRun} />
       )}
     </div>
   );
@@ -94,68 +78,50 @@ function Progress(props: { job: IJob }): JSX.Element {
   );
 }
 
-interface IDifference {
-  kind: string;
-  name: string;
-  original: JSONValue;
-  new: JSONValue;
-  detail: string;
-}
-
-interface IAttempt {
-  status: string;
-  run_id: string | null;
-  seconds: number;
-  error: { message: string } | null;
-  differences: IDifference[];
-}
-
-function Verdict(props: {
-  result: { [key: string]: JSONValue };
-  elapsed: number;
-  onOpenRun: (runId: string) => void;
-}): JSX.Element {
-  const { result, elapsed, onOpenRun } = props;
-  const status = String(result.status ?? 'unknown');
-  const attempts = (result.attempts ?? []) as unknown as IAttempt[];
-  const reproduced = status === 'REPRODUCED';
+function Verdict(props: { verdict: IVerdict; elapsed: number; onOpenRun: (runId: string) => void }): JSX.Element {
+  const { verdict, elapsed, onOpenRun } = props;
+  const modifier =
+    verdict.status === 'REPRODUCED' ? 'jp-mod-reproduced' : verdict.status === 'DIFFERS' ? 'jp-mod-differs' : 'jp-mod-failed';
   return (
-    <div
-      className={`jp-JupyterTracker-verdict ${reproduced ? 'jp-mod-reproduced' : 'jp-mod-differs'}`}
-      role="status"
-      aria-label="Rerun verdict"
-    >
+    <div className={`jp-JupyterTracker-verdict ${modifier}`} role="status" aria-label="Rerun verdict">
       <div className="jp-JupyterTracker-verdictHead">
-        <strong>{status}</strong>
+        <strong>{verdict.status}</strong>
         <span className="jp-JupyterTracker-muted"> · {formatDuration(elapsed)}</span>
       </div>
-      {attempts.map((attempt, index) => (
-        <div key={index} className="jp-JupyterTracker-attempt">
-          <div>
-            Attempt {index + 1}: {attempt.status}
-            {attempt.run_id && (
-              <>
-                {' '}
-                ·{' '}
-                <button className="jp-JupyterTracker-link" onClick={() => onOpenRun(attempt.run_id!)}>
-                  run {shortId(attempt.run_id)}
-                </button>
-              </>
-            )}
-          </div>
-          {attempt.error && <pre className="jp-JupyterTracker-code">{attempt.error.message}</pre>}
-          {attempt.differences.length > 0 && (
-            <ul>
-              {attempt.differences.map((d, i) => (
-                <li key={i}>
-                  {d.kind} <strong>{d.name}</strong>: {formatValue(d.original, 40)} → {formatValue(d.new, 40)}
-                  {d.detail ? ` (${d.detail})` : ''}
-                </li>
-              ))}
-            </ul>
-          )}
-        </div>
+      {verdict.attempts.map((attempt, index) => (
+        <Attempt key={index} attempt={attempt} number={index + 1} onOpenRun={onOpenRun} />
       ))}
+    </div>
+  );
+}
+
+function Attempt(props: { attempt: IAttempt; number: number; onOpenRun: (runId: string) => void }): JSX.Element {
+  const { attempt, number, onOpenRun } = props;
+  const rerunId = attempt.run_id;
+  return (
+    <div className="jp-JupyterTracker-attempt">
+      <div>
+        Attempt {number}: {attempt.status} · {formatDuration(attempt.seconds)}
+        {rerunId && (
+          <>
+            {' '}
+            ·{' '}
+            <button className="jp-JupyterTracker-link" onClick={() => onOpenRun(rerunId)}>
+              run {shortId(rerunId)}
+            </button>
+          </>
+        )}
+      </div>
+      {attempt.error && <pre className="jp-JupyterTracker-code">{executionErrorText(attempt.error)}</pre>}
+      {attempt.differences.length > 0 && (
+        <ul>
+          {attempt.differences.map((d, i) => (
+            <li key={i} className={d.counts ? '' : 'jp-JupyterTracker-muted'}>
+              {differenceText(d)}
+            </li>
+          ))}
+        </ul>
+      )}
     </div>
   );
 }

@@ -3,15 +3,29 @@
  * fingerprints (with the columns changed since the previous run), metrics with their step
  * series, code, environment; and the rerun button.
  */
-import { ReactWidget } from '@jupyterlab/ui-components';
+import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { TrackerModel } from '../model';
-import { fetchMetricSeries, fetchRun, IDataRef, IRunDetail, JSONValue } from '../request';
+import { IRunView, TrackerModel } from '../model';
+import { IDataRef, IMetricSeries, JSONValue } from '../request';
 import { LineChart } from './Charts';
-import { formatBytes, formatDuration, formatTime, formatValue, metricNumber, runColour, shortId } from './format';
+import {
+  formatBytes,
+  formatDuration,
+  formatTime,
+  formatValue,
+  metricNumber,
+  runColour,
+  runElapsed,
+  shortId
+} from './format';
 import { RerunButton } from './RerunButton';
 
+/**
+ * A run's detail in the main area. While it is visible it asks the model to watch the run: the
+ * model's poll reloads a running run (metrics, step series, status) until it ends (issue 12).
+ */
 export class RunDetailWidget extends ReactWidget {
   constructor(
     readonly runId: string,
@@ -22,54 +36,68 @@ export class RunDetailWidget extends ReactWidget {
     this.addClass('jp-JupyterTracker-view');
   }
 
-  render(): JSX.Element {
-    return <RunDetail runId={this.runId} model={this.model} openRun={this.openRun} />;
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this.isVisible) {
+      this._watch(true);
+    }
   }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._watch(true);
+  }
+
+  protected onBeforeHide(msg: Message): void {
+    super.onBeforeHide(msg);
+    this._watch(false);
+  }
+
+  protected onBeforeDetach(msg: Message): void {
+    this._watch(false);
+    super.onBeforeDetach(msg);
+  }
+
+  render(): JSX.Element {
+    return (
+      <UseSignal signal={this.model.runChanged} shouldUpdate={(_, runId) => runId === this.runId}>
+        {() => (
+          <UseSignal signal={this.model.changed}>
+            {() => <RunDetail view={this.model.runView(this.runId)} runId={this.runId} model={this.model} openRun={this.openRun} />}
+          </UseSignal>
+        )}
+      </UseSignal>
+    );
+  }
+
+  private _watch(on: boolean): void {
+    if (on && !this._watching) {
+      this.model.watchRun(this.runId);
+    } else if (!on && this._watching) {
+      this.model.unwatchRun(this.runId);
+    }
+    this._watching = on;
+  }
+
+  private _watching = false;
 }
 
 function RunDetail(props: {
+  view: IRunView | undefined;
   runId: string;
   model: TrackerModel;
   openRun: (runId: string) => void;
 }): JSX.Element {
-  const { runId, model, openRun } = props;
-  const [detail, setDetail] = React.useState<IRunDetail | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  const [version, setVersion] = React.useState(0);
-
-  React.useEffect(() => {
-    let cancelled = false;
-    fetchRun(runId).then(
-      data => !cancelled && (setDetail(data), setError(null)),
-      reason => !cancelled && setError((reason as Error).message)
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, version]);
-
-  React.useEffect(() => {
-    // A run still running when opened: show its outcome once the store says something ended.
-    const onChange = () => {
-      if (detail?.run.status === 'running') {
-        setVersion(v => v + 1);
-      }
-    };
-    model.storeChanged.connect(onChange);
-    return () => {
-      model.storeChanged.disconnect(onChange);
-    };
-  }, [detail]);
-
-  if (error) {
-    return (
-      <div className="jp-JupyterTracker-notice" role="alert">
-        {error}
-      </div>
-    );
-  }
+  const { view, runId, model, openRun } = props;
+  const detail = view?.detail;
   if (!detail) {
-    return <div className="jp-JupyterTracker-empty">Loading run {shortId(runId)}…</div>;
+    return view?.error ? (
+      <div className="jp-JupyterTracker-notice" role="alert">
+        Cannot load run {shortId(runId)}: {view.error}
+      </div>
+    ) : (
+      <div className="jp-JupyterTracker-empty">Loading run {shortId(runId)}…</div>
+    );
   }
   const { run } = detail;
   const env = run.environment;
@@ -81,10 +109,26 @@ function RunDetail(props: {
         <h1>
           {run.name} <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
         </h1>
-        <span className={`jp-JupyterTracker-pill jp-JupyterTracker-status-${run.status}`}>{run.status}</span>
+        <span
+          className={`jp-JupyterTracker-pill jp-JupyterTracker-status-${run.status}`}
+          role="status"
+          aria-label="Run status"
+        >
+          {run.status}
+        </span>
+        {run.status === 'running' && (
+          <span className="jp-JupyterTracker-muted" aria-label="Elapsed time">
+            {formatDuration(runElapsed(run))}
+          </span>
+        )}
         <HiddenState state={run.hidden_state} />
-        {model.status?.rerun && <RerunButton runId={run.run_id} onOpenRun={openRun} />}
+        {model.status?.rerun && <RerunButton runId={run.run_id} model={model} onOpenRun={openRun} />}
       </header>
+      {view.error && (
+        <div className="jp-JupyterTracker-notice" role="alert">
+          Cannot reload this run: {view.error}
+        </div>
+      )}
 
       <Section title="Run">
         <KeyValues
@@ -94,7 +138,7 @@ function RunDetail(props: {
             ['status', run.status],
             ['start', formatTime(run.start)],
             ['end', formatTime(run.end)],
-            ['duration', formatDuration(run.duration)],
+            ['duration', formatDuration(runElapsed(run))],
             ['source', run.source],
             ...(run.rerun_of ? ([['rerun of', run.rerun_of]] as [string, string][]) : []),
             ...(env.notebook ? ([['notebook', String(env.notebook)]] as [string, string][]) : []),
@@ -138,7 +182,13 @@ function RunDetail(props: {
         {Object.entries(run.metric_steps)
           .filter(([, points]) => points > 1)
           .map(([name]) => (
-            <MetricSeries key={name} runId={run.run_id} name={name} />
+            <MetricSeries
+              key={name}
+              runId={run.run_id}
+              name={name}
+              series={view.series[name]}
+              error={view.seriesErrors[name]}
+            />
           ))}
       </Section>
 
@@ -327,30 +377,27 @@ function DataItem(props: { item: IDataRef; changed: string[] | undefined }): JSX
   );
 }
 
-function MetricSeries(props: { runId: string; name: string }): JSX.Element {
-  const { runId, name } = props;
-  const [series, setSeries] = React.useState<{ steps: (number | null)[]; values: (number | null)[] } | null>(null);
-  const [error, setError] = React.useState<string | null>(null);
-  React.useEffect(() => {
-    let cancelled = false;
-    fetchMetricSeries(runId, name).then(
-      data => !cancelled && setSeries({ steps: data.step, values: data.value.map(metricNumber) }),
-      reason => !cancelled && setError((reason as Error).message)
-    );
-    return () => {
-      cancelled = true;
-    };
-  }, [runId, name]);
-  if (error) {
-    return <div className="jp-JupyterTracker-notice">{error}</div>;
-  }
-  if (!series) {
-    return <div className="jp-JupyterTracker-muted">Loading {name}…</div>;
-  }
+function MetricSeries(props: {
+  runId: string;
+  name: string;
+  series: IMetricSeries | undefined;
+  error: string | undefined;
+}): JSX.Element {
+  const { runId, name, series, error } = props;
   return (
-    <LineChart
-      title={name}
-      series={[{ label: shortId(runId), colour: runColour(0), steps: series.steps, values: series.values }]}
-    />
+    <>
+      {error && (
+        <div className="jp-JupyterTracker-notice" role="alert">
+          Cannot load the steps of {name}: {error}
+        </div>
+      )}
+      {series && (
+        <LineChart
+          title={name}
+          series={[{ label: shortId(runId), colour: runColour(0), steps: series.step, values: series.value.map(metricNumber) }]}
+        />
+      )}
+      {!series && !error && <div className="jp-JupyterTracker-muted">Loading {name}…</div>}
+    </>
   );
 }

@@ -8,7 +8,7 @@ import * as React from 'react';
 
 import { IGroup, TrackerModel } from '../model';
 import { IRunSummary } from '../request';
-import { formatAgo, formatValue, shortId } from './format';
+import { formatAgo, formatDuration, formatValue, runElapsed, shortId } from './format';
 
 export interface IRunListActions {
   openRun: (runId: string) => void;
@@ -301,7 +301,13 @@ function RunRow(props: {
             </span>
           )}
           {run.rerun_of && <span className="jp-JupyterTracker-badge">rerun</span>}
-          <span className="jp-JupyterTracker-ago">{formatAgo(run.start)}</span>
+          {run.status === 'running' ? (
+            <span className="jp-JupyterTracker-ago jp-JupyterTracker-elapsed" title="Running for">
+              running {formatDuration(runElapsed(run))}
+            </span>
+          ) : (
+            <span className="jp-JupyterTracker-ago">{formatAgo(run.start)}</span>
+          )}
         </span>
         <span className="jp-JupyterTracker-rowValues">{rowValues(run, model.sort)}</span>
       </button>

@@ -2,7 +2,7 @@
  * Values from runs as text. Every value reaches the page through React text nodes, never as
  * HTML: a param `<img src=x onerror=alert(1)>` shows literally (issue 4, tests/test_sidebar.py).
  */
-import { JSONValue, MetricValue } from '../request';
+import { IDifference, IExecutionError, JSONValue, MetricValue } from '../request';
 
 export const MISSING = '—';
 
@@ -69,6 +69,42 @@ export function formatAgo(epochSeconds: number, now = Date.now() / 1000): string
     return `${Math.round(seconds / 3600)} h ago`;
   }
   return new Date(epochSeconds * 1000).toLocaleDateString();
+}
+
+/**
+ * How long a run has taken: its recorded duration once it ended, the time since its start while
+ * it runs (`now` in epoch seconds).
+ */
+export function runElapsed(
+  run: { status: string; start: number; duration: number | null },
+  now = Date.now() / 1000
+): number | null {
+  if (run.status === 'running') {
+    return Math.max(0, now - run.start);
+  }
+  return run.duration;
+}
+
+/** The failing cell and its exception, worded as the CLI's verdict words it (ExecutionError.text). */
+export function executionErrorText(error: IExecutionError): string {
+  if (error.ename === null) {
+    return error.message;
+  }
+  let where = error.cell_index !== null ? `cell ${error.cell_index + 1}` : 'a cell';
+  if (error.exec_count) {
+    where += ` (In[${error.exec_count}])`;
+  }
+  return `${where} raised ${error.ename}: ${error.evalue}`;
+}
+
+/** One difference of a rerun: `metric acc: 0.91 → 0.9 (abs 0.01)`; timings say they do not count. */
+export function differenceText(difference: IDifference): string {
+  const { kind, name, detail } = difference;
+  let text = `${kind} ${name}: ${formatValue(difference.original, 40)} → ${formatValue(difference.new, 40)}`;
+  if (detail) {
+    text += ` (${detail})`;
+  }
+  return difference.counts ? text : `${text} [timings only: not counted]`;
 }
 
 export function shortId(runId: string): string {

@@ -15,9 +15,9 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from .errors import UsageProblem
-from .recorder import Recorder
-from .execution import DEFAULT_KERNEL, Execution, ExecutionResult, Progress, new_session_id, run_all
+from ..errors import UsageProblem, positive_int
+from ..capture.recorder import Recorder
+from .engine import DEFAULT_KERNEL, Execution, ExecutionResult, Progress, new_session_id, run_all
 
 BATCH_TAG = "batch"
 COMBINATION_TAG = "batch_combination"
@@ -79,12 +79,10 @@ def run_batch(
         raise UsageProblem(f"notebook {notebook} does not exist")
     if path.suffix != ".ipynb":
         raise UsageProblem(f"{notebook} is not a notebook (.ipynb)")
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise UsageProblem(f"repeat must be a positive number of executions, not {repeat!r}")
+    positive_int("repeat", repeat, of="executions")
     if workers is None:
         workers = os.cpu_count() or 1
-    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise UsageProblem(f"workers must be a positive number, not {workers!r}")
+    positive_int("workers", workers)
     batch_id = secrets.token_hex(6)
     combos = combinations(dict(parameters or {}), dict(grid or {}))
     folder = Path(output_dir).absolute() if output_dir else Path.cwd() / f"batch-{batch_id}"

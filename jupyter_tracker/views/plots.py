@@ -1,6 +1,8 @@
-"""Matplotlib charts of runs: the one plotting module of the panel, the batch report and the API.
+"""Matplotlib charts of runs: the one plotting module of the panel, the batch report and ``plot_*``.
 
-Every function returns a ``matplotlib.figure.Figure`` built without pyplot, so no figure is
+The functions draw the frames and series they are given (shaped like ``runs()`` and
+``metric_series()``) and never read the store: ``jupyter_tracker.views`` picks the runs. Every
+function returns a ``matplotlib.figure.Figure`` built without pyplot, so no figure is
 left open in pyplot's global registry and nothing depends on the active backend; the figure
 shows as a PNG in a notebook and saves anywhere with ``fig.savefig``. Each takes ``ax=`` to
 draw into an axes of a figure of your own instead (then that figure is returned).
@@ -8,8 +10,7 @@ draw into an axes of a figure of your own instead (then that figure is returned)
 Missing values are skipped and said so on the chart; no runs gives a chart that says so; an
 unknown metric or param is a ``UsageProblem`` that names the ones that exist.
 
->>> fig = plot_metric("acc", by="n_estimators", experiment="churn")
->>> fig.savefig("acc.png")
+For example, ``jupyter_tracker.plot_metric("acc", by="n_estimators", experiment="churn").savefig("acc.png")``.
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ from __future__ import annotations
 import io
 import math
 import numbers
-import os
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
 # This module is imported only when a chart is asked for (see __init__.__getattr__), so
@@ -26,12 +26,13 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from . import api
-from .display import format_value
-from .errors import AmbiguousRunId, RunNotFound, UsageProblem
+from ..render import count, format_value, is_missing
+from ..errors import UsageProblem
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+
+    from ..records import Run
 
 NOT_SET = "(not set)"
 FIGSIZE = (7.0, 3.8)
@@ -39,7 +40,6 @@ MAX_RUN_TICKS = 30  # beyond this many runs, run ids on the x axis overlap into 
 SPREADS = ("range", "std")
 LOG_SCALE_RATIO = 100  # a positive param spanning this factor or more gets a log x axis
 
-RunsArg = Any  # None, a run id (prefix), a sequence of them, or a DataFrame shaped like runs()
 
 
 class TrackerFigure(Figure):
@@ -52,8 +52,10 @@ class TrackerFigure(Figure):
 def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
     """The figure rendered to PNG bytes (Agg), as ``fig.savefig`` would write them.
 
-    >>> figure_png(plot_series(["3f2a"], "loss"))[:4]
-    b'\\x89PNG'
+    For example::
+
+        figure_png(plot_series(["3f2a"], "loss"))[:4]
+        b'\\x89PNG'
     """
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi if dpi is not None else "figure")
@@ -61,36 +63,19 @@ def figure_png(fig: Figure, dpi: float | None = None) -> bytes:
 
 
 # ------------------------------------------------------------------ metric
-def plot_metric(
-    metric: str,
-    by: str | None = None,
-    experiment: str | None = None,
-    runs: RunsArg = None,
-    db: str | os.PathLike | None = None,
-    ax: "Axes | None" = None,
-) -> Figure:
-    """The final value of ``metric`` for each run, in run order, or against the param ``by``.
-
-    ``metric`` is a metric name (``"acc"`` or ``"metrics.acc"``). ``by`` is a param name
-    (``"n_estimators"`` or ``"params.n_estimators"``): numeric params give a scatter of the
-    runs and a line through the mean at each value (on a log axis when the positive values
-    span a factor of 100 or more); other params one column of points per value. ``runs``
-    picks the runs: ``None`` (every run of ``experiment``, oldest first), run ids or unique
-    prefixes (in that order), or a DataFrame shaped like :func:`runs` (used as is, in its
-    order, no store read). Runs without a value are left out and counted on the chart.
-
-    >>> plot_metric("acc", by="max_depth", experiment="churn").savefig("acc_by_depth.png")
-    """
-    frame = _runs_frame(runs, experiment, db)
+def plot_metric(frame: pd.DataFrame, metric: str, by: str | None = None, experiment: str | None = None,
+                ax: "Axes | None" = None) -> Figure:
+    """The final value of ``metric`` for each run of ``frame`` (shaped like ``runs()``), in its order,
+    or against the param ``by``; ``jupyter_tracker.plot_metric`` documents the chart."""
     if frame.empty:
-        return _message_figure(f"no runs to plot{_in(experiment)}", ax)
+        return message_figure(f"no runs to plot{_in(experiment)}", ax)
     metric_col = _column(frame, "metrics.", metric, "metric")
     values = _numbers(frame[metric_col])
     label = _bare(metric_col, "metrics.")
     notes = _value_notes(values, label)
     drawable = np.where(np.isfinite(values), values, np.nan)
     if not np.isfinite(values).any():
-        return _message_figure(f"no finite values of {label} to plot ({len(frame)} runs)", ax)
+        return message_figure(f"no finite values of {label} to plot ({len(frame)} runs)", ax)
     fig, ax = _figure(ax)
     if by is None:
         positions = np.arange(1, len(frame) + 1)
@@ -121,9 +106,9 @@ def plot_metric(
 
 
 def _numeric_against(ax: "Axes", raw: list[Any], values: np.ndarray, notes: list[str], by_label: str) -> None:
-    present = np.array([not _missing(x) for x in raw])
+    present = np.array([not is_missing(x) for x in raw])
     if not present.all():
-        notes.append(f"{_count(int((~present).sum()), 'run')} without {by_label} not drawn")
+        notes.append(f"{count(int((~present).sum()), 'run')} without {by_label} not drawn")
     xs = np.array([float(x) for x, keep in zip(raw, present) if keep])
     ys = values[present]
     ax.plot(xs, ys, "o", alpha=0.6, label="runs")
@@ -149,36 +134,11 @@ def _categories_against(ax: "Axes", raw: list[Any], values: np.ndarray) -> None:
 
 
 # ------------------------------------------------------------------ series
-def plot_series(
-    run_ids: str | Sequence[str],
-    metric: str,
-    db: str | os.PathLike | None = None,
-    ax: "Axes | None" = None,
-) -> Figure:
-    """The step series of ``metric`` (``log_metric(name, value, step=...)``), one line per run.
-
-    ``run_ids`` is one run id or a list of them (any unique prefixes). Points logged without
-    a step are drawn in the order they were logged. NaN values leave a gap; runs that never
-    logged ``metric`` are named on the chart; if none did, it is a ``UsageProblem`` that
-    lists the metrics they have.
-
-    >>> plot_series(["3f2a", "9be0"], "loss").savefig("loss.png")
-    """
-    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
-    if not ids:
-        return _message_figure("no runs selected", ax)
+def plot_series(series: "list[tuple[Run, pd.DataFrame]]", metric: str, missing: Sequence[str] = (),
+                ax: "Axes | None" = None) -> Figure:
+    """One line per (run, points) of ``series`` (points: a ``metric_series`` frame); ``missing`` names the
+    runs that never logged ``metric``. ``jupyter_tracker.plot_series`` documents the chart."""
     name = metric[len("metrics."):] if metric.startswith("metrics.") else metric
-    series, missing, known = [], [], set()
-    for run_id in ids:
-        run = api.get_run(run_id, db=db)
-        known.update(run.metrics)
-        if name not in run.metrics:
-            missing.append(run.short_id)
-            continue
-        series.append((run, api.metric_series(run.run_id, name, db=db)))
-    if not series:
-        have = ", ".join(sorted(known)) or "no metrics"
-        raise UsageProblem(f"no run among {', '.join(i[:8] for i in ids)} logged metric '{name}' (they have: {have})")
     fig, ax = _figure(ax)
     notes, without_steps, not_finite = [], False, 0
     for run, points in series:
@@ -194,7 +154,7 @@ def plot_series(
         ax.plot(xs, np.where(np.isfinite(values), values, np.nan), marker="o" if len(points) <= 30 else None,
                 markersize=3, label=f"{run.short_id} {run.name}")
     if not_finite:
-        notes.append(f"{_count(not_finite, 'infinite value')} not drawn")
+        notes.append(f"{count(not_finite, 'infinite value')} not drawn")
     if all(len(points) <= 1 for _, points in series):
         notes.append(f"one point per run: {name} was not logged as a series (log_metric(..., step=))")
     if missing:
@@ -210,22 +170,9 @@ def plot_series(
 
 
 # ------------------------------------------------------------------ spread
-def spread_summary(
-    runs: RunsArg,
-    metric: str,
-    by: str | Sequence[str] | None = None,
-    experiment: str | None = None,
-    db: str | os.PathLike | None = None,
-) -> pd.DataFrame:
-    """Mean and spread of ``metric`` per combination of the params ``by``: the numbers behind ``plot_spread``.
-
-    One row per combination, in the order of the param values; columns: the ``by`` params
-    (as named in the runs table), ``runs`` (how many), ``n`` (how many have a finite value),
-    ``mean``, ``std`` (0 for one value), ``min``, ``max``. Arguments are those of :func:`plot_spread`.
-
-    >>> spread_summary(runs(experiment="grid"), "acc", by=["n_estimators"])
-    """
-    frame = _runs_frame(runs, experiment, db)
+def spread_summary(frame: pd.DataFrame, metric: str, by: str | Sequence[str] | None = None) -> pd.DataFrame:
+    """Mean and spread of ``metric`` per combination of the params ``by`` over the runs of ``frame``;
+    ``jupyter_tracker.views.spread_summary`` documents the columns."""
     columns = _group_columns(frame, by)
     if frame.empty:
         return pd.DataFrame(columns=[*columns, "runs", "n", "mean", "std", "min", "max"])
@@ -244,39 +191,19 @@ def spread_summary(
     return pd.DataFrame(rows, columns=[*columns, "runs", "n", "mean", "std", "min", "max"])
 
 
-def plot_spread(
-    runs: RunsArg,
-    metric: str,
-    by: str | Sequence[str] | None = None,
-    spread: str = "range",
-    experiment: str | None = None,
-    db: str | os.PathLike | None = None,
-    ax: "Axes | None" = None,
-) -> Figure:
-    """Spread of ``metric`` over repeats: per combination of the params ``by``, the mean with
-    min–max bars (``spread="range"``) or ±1 standard deviation bars (``spread="std"``), over
-    the individual runs drawn as dots.
-
-    ``runs`` is a DataFrame with ``params.<p>`` and ``metrics.<m>`` columns (such as
-    :func:`runs` returns, or a batch's rows), run ids, or ``None`` (every run of
-    ``experiment``). ``by`` is a param name or a list of them, with or without the
-    ``params.`` prefix; ``None`` groups by every param column, so runs with identical params
-    are the repeats. Runs without a finite value are counted, not drawn.
-
-    >>> batch = runs(experiment="grid")
-    >>> plot_spread(batch, "acc", by=["params.n_estimators", "params.max_depth"]).savefig("spread.png")
-    """
+def plot_spread(frame: pd.DataFrame, metric: str, by: str | Sequence[str] | None = None, spread: str = "range",
+                experiment: str | None = None, ax: "Axes | None" = None) -> Figure:
+    """Spread of ``metric`` over the repeats in ``frame``; ``jupyter_tracker.plot_spread`` documents the chart."""
     if spread not in SPREADS:
         raise UsageProblem(f"unknown spread '{spread}': use one of {', '.join(SPREADS)}")
-    frame = _runs_frame(runs, experiment, db)
     if frame.empty:
-        return _message_figure(f"no runs to plot{_in(experiment)}", ax)
+        return message_figure(f"no runs to plot{_in(experiment)}", ax)
     metric_col = _column(frame, "metrics.", metric, "metric")
     label = _bare(metric_col, "metrics.")
     summary = spread_summary(frame, metric_col, by)
     columns = [c for c in summary.columns if c not in ("runs", "n", "mean", "std", "min", "max")]
     if not summary["n"].any():
-        return _message_figure(f"no finite values of {label} to plot ({len(frame)} runs)", ax)
+        return message_figure(f"no finite values of {label} to plot ({len(frame)} runs)", ax)
     fig, ax = _figure(ax)
     positions = np.arange(len(summary), dtype=float)
     means = summary["mean"].to_numpy()
@@ -310,7 +237,7 @@ def plot_spread(
     ax.grid(True, axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     without = int((summary["runs"] - summary["n"]).sum())
-    _note(ax, [f"{_count(without, 'run')} without a finite {label}"] if without else [])
+    _note(ax, [f"{count(without, 'run')} without a finite {label}"] if without else [])
     return fig
 
 
@@ -338,26 +265,6 @@ def _groups(frame: pd.DataFrame, columns: list[str]) -> Iterable[tuple[tuple[Any
 
 
 # ----------------------------------------------------------------- helpers
-def _runs_frame(runs: RunsArg, experiment: str | None, db: str | os.PathLike | None) -> pd.DataFrame:
-    if isinstance(runs, pd.DataFrame):
-        if experiment is not None and "experiment" in runs.columns:
-            return runs[runs["experiment"] == experiment]
-        return runs
-    frame = api.runs(experiment=experiment, db=db)
-    if runs is None:
-        return frame
-    prefixes = [runs] if isinstance(runs, str) else list(runs)
-    rows = []
-    for prefix in prefixes:
-        matches = frame.index[frame["run_id"].str.startswith(str(prefix))].tolist()
-        if not matches:
-            raise RunNotFound(str(prefix))
-        if len(matches) > 1:
-            raise AmbiguousRunId(str(prefix), frame.loc[matches, "run_id"].tolist())
-        rows.append(matches[0])
-    return frame.loc[rows]
-
-
 def _column(frame: pd.DataFrame, prefix: str, name: str, what: str) -> str:
     """The column for a metric or param name, given with or without its prefix."""
     for candidate in (name if name.startswith(prefix) else prefix + name, name):
@@ -380,31 +287,26 @@ def _value_notes(values: np.ndarray, label: str) -> list[str]:
     notes = []
     missing = int(np.isnan(values).sum())
     if missing:
-        notes.append(f"{_count(missing, 'run')} without a value of {label}")
+        notes.append(f"{count(missing, 'run')} without a value of {label}")
     infinite = int(np.isinf(values).sum())
     if infinite:
-        notes.append(f"{_count(infinite, 'infinite value')} not drawn")
+        notes.append(f"{count(infinite, 'infinite value')} not drawn")
     return notes
 
 
-def _missing(value: Any) -> bool:
-    if value is None or value is pd.NA or value is pd.NaT:
-        return True
-    return isinstance(value, float) and math.isnan(value)
-
 
 def _all_numeric(values: list[Any]) -> bool:
-    present = [v for v in values if not _missing(v)]
+    present = [v for v in values if not is_missing(v)]
     return bool(present) and all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in present)
 
 
 def _category(value: Any) -> str:
-    return NOT_SET if _missing(value) else format_value(value, width=30)
+    return NOT_SET if is_missing(value) else format_value(value, width=30)
 
 
 def _order_key(value: Any) -> tuple[int, float, str]:
     """Numbers first in numeric order, then everything else by its text, unset last."""
-    if _missing(value):
+    if is_missing(value):
         return (2, 0.0, "")
     if isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_)):
         return (0, float(value), "")
@@ -430,7 +332,7 @@ def _figure(ax: "Axes | None") -> tuple[Figure, "Axes"]:
     return fig, fig.add_subplot()
 
 
-def _message_figure(message: str, ax: "Axes | None") -> Figure:
+def message_figure(message: str, ax: "Axes | None") -> Figure:
     """A chart that says why there is nothing to draw, instead of an empty frame or an error."""
     fig, ax = _figure(ax)
     ax.set_axis_off()
@@ -448,5 +350,3 @@ def _in(experiment: str | None) -> str:
     return "" if experiment is None else f" in experiment '{experiment}'"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' if number != 1 else ''}"

@@ -11,8 +11,8 @@ import numbers
 from html import escape
 from typing import Any
 
-from .display import format_value
-from .records import Run
+from ..render import format_value
+from ..records import Run
 
 MISSING = "—"
 
@@ -20,8 +20,10 @@ MISSING = "—"
 class Comparison:
     """Params, seeds, data, metrics, code and packages of several runs.
 
-    >>> comparison = compare("3f2a", "9be0")
-    >>> comparison.differing_params()
+    For example::
+
+        comparison = compare("3f2a", "9be0")
+        comparison.differing_params()
     """
 
     def __init__(self, runs: list[Run]) -> None:

@@ -13,9 +13,9 @@ from dataclasses import asdict, dataclass, field
 from html import escape
 from typing import Any
 
-from .comparison import same_value
-from .display import format_value
-from .records import Run
+from ..models.compare import same_value
+from ..render import format_value, last_line
+from ..records import Run
 
 # "Exact within floating noise": summation order and BLAS threading move the last bits only.
 DEFAULT_RTOL = 1e-9
@@ -101,7 +101,7 @@ def compare_runs(original: Run, new: Run, rtol: float = DEFAULT_RTOL, atol: floa
     differences: list[Difference] = []
     if original.status != new.status:
         differences.append(Difference("status", "status", original.status, new.status,
-                                      _first_line(new.error) if new.error else ""))
+                                      last_line(new.error) or "" if new.error else ""))
     for name in _union(original.params, new.params):
         old, now = original.params.get(name, _MISSING), new.params.get(name, _MISSING)
         if not same_value(old, now):
@@ -157,9 +157,11 @@ def compare_runs(original: Run, new: Run, rtol: float = DEFAULT_RTOL, atol: floa
 class Verdict:
     """Whether re-executing a run from its recorded history reproduced it (``rerun``'s result).
 
-    >>> verdict = jupyter_tracker.rerun("1a2b", repeat=2)
-    >>> verdict.reproduced, verdict.exit_code
-    (True, 0)
+    For example::
+
+        verdict = jupyter_tracker.rerun("1a2b", repeat=2)
+        verdict.reproduced, verdict.exit_code
+        (True, 0)
     """
 
     def __init__(self, original: Run, attempts: list[Attempt], rtol: float, atol: float,
@@ -314,9 +316,6 @@ def _show(value: Any) -> str:
     return repr(value) if value is _MISSING else format_value(value, 40)
 
 
-def _first_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:200] if lines else ""
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

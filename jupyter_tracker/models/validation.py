@@ -20,11 +20,10 @@ from dataclasses import asdict, dataclass, field
 from html import escape
 from typing import Any
 
-from .display import format_value
-from .errors import UsageProblem
-from .records import DataRef, Fingerprint, Run
+from ..render import format_value
+from ..errors import UsageProblem
+from ..records import INDEX_COLUMN, DataRef, Fingerprint, Run
 
-INDEX_COLUMN = "<index>"  # capture/data.py's name for the index: it has no statistics
 DEFAULT_THRESHOLDS: dict[str, float | None] = {
     # PSI above 0.2 is the usual "significant shift" line of credit-scoring practice.
     "psi": 0.2,
@@ -197,8 +196,10 @@ class Check:
 class ValidationResult:
     """Every check of a candidate run against a baseline; HTML in a notebook, text elsewhere.
 
-    >>> result = validate("9be0", baseline="production", rules={"acc": ">= baseline - 0.01"})
-    >>> result.passed, [c.line() for c in result.failures]
+    For example::
+
+        result = validate("9be0", baseline="production", rules={"acc": ">= baseline - 0.01"})
+        result.passed, [c.line() for c in result.failures]
     """
 
     candidate_id: str
@@ -304,7 +305,9 @@ def validate_runs(candidate: Run, baseline: Run, spec: ValidationSpec, baseline_
                   ) -> ValidationResult:
     """Check ``candidate`` against ``baseline``: status, metric rules, then each input's data.
 
-    >>> validate_runs(get_run("9be0"), get_run("3f2a"), ValidationSpec.make({"acc": ">= baseline"})).passed
+    For example::
+
+        validate_runs(get_run("9be0"), get_run("3f2a"), ValidationSpec.make({"acc": ">= baseline"})).passed
     """
     result = ValidationResult(candidate.run_id, candidate.name, baseline.run_id, baseline.name, baseline_stage,
                               thresholds=spec.thresholds)
@@ -447,8 +450,10 @@ def drift_statistics(new: dict[str, Any], old: dict[str, Any]) -> tuple[float, f
     bin). PSI is taken over the baseline's bins plus two open bins below and above its range, so
     values the baseline never saw count; KS is the largest gap between the two distributions.
 
-    >>> drift_statistics(stats_of(np.random.normal(2, 1, 1000)), stats_of(np.random.normal(0, 1, 1000)))[0] > 1
-    True
+    For example::
+
+        drift_statistics(stats_of(np.random.normal(2, 1, 1000)), stats_of(np.random.normal(0, 1, 1000)))[0] > 1
+        True
     """
     old_edges, old_cdf = _cdf_points(old["histogram"])
     new_edges, new_cdf = _cdf_points(new["histogram"])

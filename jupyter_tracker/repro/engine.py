@@ -1,10 +1,9 @@
 """Execute notebooks with papermill in fresh kernels: the one engine behind ``rerun`` and ``batch``.
 
-This is the only module that imports papermill. A rerun rebuilds a notebook from a run's
-recorded execution history (the cells in the order the kernel ran them, magics included),
-executes it in the run's original working directory, and compares the run it records with
-the original. Kernels learn which session they are and which tags their runs carry from
-environment variables, so the runs an execution recorded can be found afterwards.
+This is the only module that imports papermill. Each execution runs in its own kernel, started
+with its own environment and working directory (executions run side by side in threads, or as
+tasks on a Dask cluster). Kernels learn which session they are and which tags their runs carry
+from environment variables, so the runs an execution recorded can be found afterwards.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import functools
 import math
 import os
-import re
 import secrets
 import sys
 import tempfile
@@ -22,13 +20,15 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from .config import ENV_DB, ENV_SESSION, ENV_TAGS
-from .errors import UsageProblem
-from .records import MetricPoint, Run
-from .verdict import DEFAULT_ATOL, DEFAULT_RTOL, Attempt, ExecutionError, Verdict, compare_runs
+from ..config import ENV_DB, ENV_SESSION, ENV_TAGS
+from ..errors import UsageProblem
+from ..models.replay import DEFAULT_KERNEL, RAISES
+from ..records import MetricPoint, Run
+from ..render import one_line
+from ..store import INTERRUPTED_MESSAGE, Store
+from .verdict import ExecutionError
 
 ENV_REPLAY = "JUPYTER_TRACKER_REPLAY"
-DEFAULT_KERNEL = "python3"
 Progress = Callable[[int, int], None]
 
 
@@ -97,11 +97,10 @@ def execute(execution: Execution) -> ExecutionResult:
         if failure.cell_index is not None and _tagged_raising(execution.output, failure.cell_index):
             error = _unexpected_error(execution.output)
     except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
-        error = ExecutionError(f"{type(failure).__name__}: {_one_line(failure)}")
+        error = ExecutionError(f"{type(failure).__name__}: {one_line(failure)}")
     return ExecutionResult(execution, time.perf_counter() - started, error)
 
 
-RAISES = "raises-exception"  # nbclient's tag for a cell allowed to raise; papermill still reports it
 _PAPERMILL_MARKER = "papermill-error-cell-tag"  # the cells papermill inserts to point at the failing one
 
 
@@ -140,7 +139,6 @@ def execute_remote(execution: Execution) -> ExecutionResult:
     network file system. The execution is over: a run still ``running`` lost its kernel, and
     goes back ``interrupted`` (issue 10: nothing stuck).
     """
-    from .store import INTERRUPTED_MESSAGE, Store
 
     with tempfile.TemporaryDirectory(prefix="jupyter-tracker-") as scratch:
         local = replace(execution, db=os.path.join(scratch, "tracker.db"),
@@ -214,7 +212,6 @@ def _run_on_dask(executions: list[Execution], scheduler: str,
         from distributed import Client, as_completed
     except ImportError:
         raise UsageProblem("--scheduler needs Dask: pip install 'jupyter_tracker[dask]'") from None
-    from .store import Store
 
     stores: dict[str, Store] = {}
     try:
@@ -233,7 +230,7 @@ def _run_on_dask(executions: list[Execution], scheduler: str,
                     Path(result.execution.output).write_text(result.notebook_text, encoding="utf-8")
                 finished(futures[future], result)
     except OSError as failure:
-        raise UsageProblem(f"cannot reach the Dask scheduler at {scheduler}: {_one_line(failure)}") from None
+        raise UsageProblem(f"cannot reach the Dask scheduler at {scheduler}: {one_line(failure)}") from None
     finally:
         for store in stores.values():
             store.close()
@@ -272,123 +269,3 @@ def in_replay() -> bool:
     """True inside a kernel started by ``rerun``: its history must not start reruns of its own."""
     return os.environ.get(ENV_REPLAY) == "1"
 
-
-# ------------------------------------------------------------------ rerun
-def build_replay(run: Run) -> Any:
-    """A notebook whose code cells are the run's execution history, in the order the kernel ran them."""
-    import nbformat
-
-    if run.source != "cell":
-        raise UsageProblem(f"run {run.short_id} was recorded by a script, not a tracked cell: "
-                           "only notebook runs have an execution history to replay")
-    if not run.history:
-        raise UsageProblem(f"run {run.short_id} has no recorded execution history")
-    notebook = nbformat.v4.new_notebook()
-    notebook.metadata["kernelspec"] = {"name": DEFAULT_KERNEL, "display_name": "Python 3", "language": "python"}
-    notebook.metadata["jupyter_tracker"] = {"replay_of": run.run_id}
-    calls = _reproduction_calls(run.history)
-    notebook.cells = [
-        nbformat.v4.new_code_cell(
-            f"# jupyter_tracker: not replayed (it reruns, batches, promotes or rolls back by itself):\n"
-            + "\n".join(f"# {line}" for line in source.splitlines())
-            if calls.search(source) else source)
-        for source in run.history
-    ]
-    # Cells that raised in the original kernel (a typo, run again fixed) may raise in the replay too.
-    for index in (run.hidden_state or {}).get("raised", []):
-        if 0 <= index < len(notebook.cells) - 1:
-            notebook.cells[index].metadata["tags"] = [RAISES]
-    return notebook
-
-
-_NOT_REPLAYED = ("rerun", "batch", "promote", "rollback")
-
-
-def _reproduction_calls(history: list[str]) -> "re.Pattern[str]":
-    """Calls of rerun(), batch(), promote() or rollback() through the names jupyter_tracker was imported as.
-
-    A replay must not start replays of its own (re-executing such a cell would re-run earlier
-    runs again, nested, at every level), nor move the model registry a second time.
-    """
-    modules, functions = {"jupyter_tracker"}, set()
-    for source in history:
-        modules.update(re.findall(r"^\s*import\s+jupyter_tracker\s+as\s+(\w+)", source, re.M))
-        for names in re.findall(r"^\s*from\s+jupyter_tracker(?:\.api)?\s+import\s+\(?([\w\s,]+)", source, re.M):
-            for item in names.split(","):
-                parts = item.split()
-                if parts and parts[0] in _NOT_REPLAYED:
-                    functions.add(parts[-1])
-    names = "|".join(_NOT_REPLAYED)
-    alternatives = [rf"\b{re.escape(m)}\s*\.\s*(?:{names})\s*\(" for m in modules]
-    alternatives += [rf"(?<![\w.]){re.escape(f)}\s*\(" for f in functions]
-    alternatives.append(rf"^\s*!\s*jupyter[- ]tracker\s+(?:{names})\b")
-    return re.compile("|".join(alternatives), re.M)
-
-
-def rerun(
-    store: Any, run_id: str, repeat: int = 1, rtol: float | None = None, atol: float | None = None,
-    kernel_name: str = DEFAULT_KERNEL, timeout: float | None = None, workers: int = 1,
-    progress: bool = True, on_progress: Progress | None = None, strict: bool = False,
-) -> Verdict:
-    """Re-execute a run from its recorded history ``repeat`` times; compare each rerun with it."""
-    import nbformat
-
-    if isinstance(repeat, bool) or not isinstance(repeat, int) or repeat < 1:
-        raise UsageProblem(f"repeat must be a positive number of executions, not {repeat!r}")
-    rtol = DEFAULT_RTOL if rtol is None else _tolerance("rtol", rtol)
-    atol = DEFAULT_ATOL if atol is None else _tolerance("atol", atol)
-    original = store.get_run(run_id)
-    notebook = build_replay(original)
-    folder = store.path.parent / "reruns"
-    folder.mkdir(parents=True, exist_ok=True)
-    replay_path = folder / f"{original.short_id}-replay.ipynb"
-    nbformat.write(notebook, str(replay_path))
-    cwd = original.environment.get("cwd") or os.getcwd()
-    executions = []
-    for _ in range(repeat):
-        session = new_session_id()
-        executions.append(Execution(
-            notebook=str(replay_path), output=str(folder / f"{original.short_id}-{session}.ipynb"), cwd=cwd,
-            db=str(store.path), session_id=session, tags={"replay_of": original.run_id},
-            kernel_name=kernel_name, timeout=timeout, replay=True,
-        ))
-    results = run_all(executions, workers=workers, progress=progress, on_progress=on_progress,
-                      description=f"rerun {original.short_id}")
-    attempts = [_attempt(store, original, result, rtol, atol, strict) for result in results]
-    return Verdict(original, attempts, rtol, atol, replay=str(replay_path))
-
-
-def _attempt(store: Any, original: Run, result: ExecutionResult, rtol: float, atol: float,
-             strict: bool = False) -> Attempt:
-    session_runs = [store.get_run(r) for r in store.session_runs(result.execution.session_id)]
-    # The tracked cell is the last entry of its own history, so its rerun is the session's last run of that name.
-    matching = [r for r in session_runs if r.name == original.name and r.source == "cell"]
-    attempt = Attempt(run_id=None, output=result.execution.output, seconds=result.seconds, error=result.error)
-    if not matching:
-        if attempt.error is None:
-            attempt.error = ExecutionError(f"the re-execution recorded no run named '{original.name}'")
-        return attempt
-    new = matching[-1]
-    failed_as_before = (original.status == "failed" and attempt.error is not None
-                        and attempt.error.cell_index == len(original.history) - 1)
-    if failed_as_before:
-        attempt.error = None  # the tracked cell raised originally too: compare what it recorded
-    store.link_rerun(new.run_id, original.run_id)
-    attempt.run_id = new.run_id
-    attempt.differences, attempt.metrics = compare_runs(original, new, rtol, atol, strict)
-    return attempt
-
-
-def _tolerance(name: str, value: Any) -> float:
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        raise UsageProblem(f"{name} must be a number, not {value!r}") from None
-    if not number >= 0:
-        raise UsageProblem(f"{name} must be zero or positive, not {value!r}")
-    return number
-
-
-def _one_line(error: BaseException) -> str:
-    lines = str(error).strip().splitlines()
-    return lines[0][:200] if lines else type(error).__name__

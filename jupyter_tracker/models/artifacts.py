@@ -14,9 +14,9 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from .errors import ArtifactNotFound, UsageProblem
-from .records import Artifact, Run
-from .store import Store
+from ..errors import ArtifactNotFound, UsageProblem
+from ..records import Artifact, Run
+from ..store import Store
 
 PICKLE_PROTOCOL = 5  # out-of-band-capable buffers: large numpy arrays are written without a copy
 KINDS = ("model", "figure", "file")
@@ -31,8 +31,10 @@ def check_artifact_name(name: Any) -> str:
 def store_model(store: Store, run_id: str, obj: Any, name: str, clock: Callable[[], float] = time.time) -> Artifact:
     """Pickle ``obj`` into the store's artifacts folder as the model ``name`` of ``run_id``.
 
-    >>> store_model(store, run_id, clf, "model").size > 0
-    True
+    For example::
+
+        store_model(store, run_id, clf, "model").size > 0
+        True
     """
     check_artifact_name(name)
 
@@ -50,8 +52,10 @@ def store_model(store: Store, run_id: str, obj: Any, name: str, clock: Callable[
 def store_figure(store: Store, run_id: str, figure: Any, name: str, clock: Callable[[], float] = time.time) -> Artifact:
     """Save a matplotlib figure (or anything with ``savefig``, or an Axes) as PNG.
 
-    >>> store_figure(store, run_id, plt.gcf(), "roc").format
-    'png'
+    For example::
+
+        store_figure(store, run_id, plt.gcf(), "roc").format
+        'png'
     """
     check_artifact_name(name)
     target = figure if hasattr(figure, "savefig") else getattr(figure, "figure", None)
@@ -67,8 +71,10 @@ def store_file(store: Store, run_id: str, path: str | os.PathLike, name: str | N
                clock: Callable[[], float] = time.time) -> Artifact:
     """Copy the file at ``path`` into the artifacts folder (streamed: any size).
 
-    >>> store_file(store, run_id, "report.csv").name
-    'report.csv'
+    For example::
+
+        store_file(store, run_id, "report.csv").name
+        'report.csv'
     """
     source = Path(path)
     if source.is_dir():

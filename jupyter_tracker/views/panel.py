@@ -9,10 +9,12 @@ It refreshes itself when this process records a run: a listener (``api.on_run_fi
 only schedules the reload on the kernel's event loop, so a tracked cell does not wait for
 it, and several runs recorded by one cell give one reload.
 
->>> import jupyter_tracker as jt
->>> p = jt.panel(experiment="churn")
->>> p          # in a notebook: the panel
->>> p.select(p.view.run_id.iloc[0], p.view.run_id.iloc[1])
+For example::
+
+    import jupyter_tracker as jt
+    p = jt.panel(experiment="churn")
+    p          # in a notebook: the panel
+    p.select(p.view.run_id.iloc[0], p.view.run_id.iloc[1])
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ from typing import Any
 import ipywidgets as widgets
 import pandas as pd
 
-from . import api
-from .config import resolve_settings
-from .display import format_value, runs_table_html
-from .errors import AmbiguousRunId, RunNotFound, TrackerError
+from .. import api
+from ..config import resolve_settings
+from ..render import count, format_value, is_missing, runs_table_html
+from ..errors import AmbiguousRunId, RunNotFound, TrackerError
+from . import plot_metric, plot_series
 
 PAGE_SIZES = (25, 50, 100, 200)
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start", "duration"]
@@ -60,7 +63,9 @@ def panel(experiment: str | None = None, db: str | os.PathLike | None = None, pa
 
     ``experiment`` preselects the experiment filter; ``db`` names the store file.
 
-    >>> panel(experiment="churn")
+    For example::
+
+        panel(experiment="churn")
     """
     return RunsPanel(experiment=experiment, db=db, page_size=page_size)
 
@@ -73,10 +78,12 @@ class RunsPanel(widgets.VBox):
     charts' choices) are ordinary ipywidgets: setting their ``value`` updates the panel.
     ``view`` is the filtered, sorted table; ``selected`` the chosen run ids, across pages.
 
-    >>> p = RunsPanel(experiment="churn")
-    >>> p.text_filter.value = "adam"
-    >>> p.sort_by.value = "metrics.acc"
-    >>> p.select(*p.view.run_id.head(2))
+    For example::
+
+        p = RunsPanel(experiment="churn")
+        p.text_filter.value = "adam"
+        p.sort_by.value = "metrics.acc"
+        p.select(*p.view.run_id.head(2))
     """
 
     def __init__(self, experiment: str | None = None, db: str | os.PathLike | None = None, page_size: int = 25):
@@ -178,7 +185,9 @@ class RunsPanel(widgets.VBox):
         """Reload the runs from the store, keeping the filters, sort, page and selection
         (what the refresh button does; runs recorded in this kernel need no refresh).
 
-        >>> p.refresh()
+        For example::
+
+            p.refresh()
         """
         self._refresh_pending = False
         try:
@@ -200,7 +209,9 @@ class RunsPanel(widgets.VBox):
     def select(self, *run_ids: str) -> None:
         """Select runs by id or unique prefix (replacing the selection), as clicking them would.
 
-        >>> p.select("3f2a", "9be0")
+        For example::
+
+            p.select("3f2a", "9be0")
         """
         self.selected = [_resolve(self.frame, run_id) for run_id in run_ids]
         self._render_page()
@@ -209,7 +220,9 @@ class RunsPanel(widgets.VBox):
     def clear_selection(self) -> None:
         """Unselect every run (the clear selection button).
 
-        >>> p.clear_selection()
+        For example::
+
+            p.clear_selection()
         """
         self.selected = []
         self._render_page()
@@ -224,7 +237,9 @@ class RunsPanel(widgets.VBox):
     def go_to_page(self, page: int) -> None:
         """Show page ``page`` (0-based, clamped to the pages there are).
 
-        >>> p.go_to_page(p.page_count - 1)  # the last page
+        For example::
+
+            p.go_to_page(p.page_count - 1)  # the last page
         """
         self.page = max(0, min(page, self.page_count - 1))
         self._render_page()
@@ -242,7 +257,9 @@ class RunsPanel(widgets.VBox):
     def close(self) -> None:
         """Stop listening for new runs and close the panel's widgets.
 
-        >>> p.close()
+        For example::
+
+            p.close()
         """
         getattr(self, "_stop_listening", lambda: None)()
         for child in self._descendants():
@@ -403,10 +420,12 @@ class RunsPanel(widgets.VBox):
         The charts tab calls this when it is shown and something changed; call it to draw them
         without opening the tab.
 
-        >>> p.update_charts(); bytes(p.metric_chart.value[:4])
-        b'\\x89PNG'
+        For example::
+
+            p.update_charts(); bytes(p.metric_chart.value[:4])
+            b'\\x89PNG'
         """
-        from .plots import figure_png, plot_metric, plot_series
+        from .plots import figure_png  # matplotlib loads with the first chart, not with the panel (~0.3 s)
 
         self._charts_stale = False
         metric = self.metric.value
@@ -418,10 +437,10 @@ class RunsPanel(widgets.VBox):
         by = None if self.x_axis.value is ALL else self.x_axis.value
         if self.selected:
             runs = self.frame.set_index("run_id", drop=False).loc[self.selected]
-            whose = f"the {_count(len(runs), 'selected run')}"
+            whose = f"the {count(len(runs), 'selected run')}"
         else:
             runs = self.view
-            whose = f"the {_count(len(runs), 'run')} matching the filters"
+            whose = f"the {count(len(runs), 'run')} matching the filters"
         self.metric_caption.value = f"<b>final {escape(metric)}</b> of {escape(whose)}"
         try:
             self.metric_chart.value = figure_png(plot_metric(metric, by=by, runs=runs, db=self.db), dpi=CHART_DPI)
@@ -494,7 +513,7 @@ def _search_text(frame: pd.DataFrame) -> pd.Series:
     columns = [c for c in frame.columns if c not in ("start", "duration")]
     labels = [c.split(".", 1)[1] + "=" if c.startswith(("params.", "metrics.", "tags.")) else "" for c in columns]
     texts = [
-        " ".join(label + _cell_text(value) for label, value in zip(labels, row) if not _missing(value)).lower()
+        " ".join(label + _cell_text(value) for label, value in zip(labels, row) if not is_missing(value)).lower()
         for row in frame[columns].itertuples(index=False)
     ]
     return pd.Series(texts, index=frame.index, dtype=str)
@@ -507,8 +526,8 @@ def _cell_text(value: Any) -> str:
 def _order(column: pd.Series, descending: bool) -> list[int]:
     """Positions sorting ``column``: numbers and times by value, the rest by text, missing last either way."""
     values = column.tolist()
-    present = [i for i, v in enumerate(values) if not _missing(v)]
-    missing = [i for i, v in enumerate(values) if _missing(v)]
+    present = [i for i, v in enumerate(values) if not is_missing(v)]
+    missing = [i for i, v in enumerate(values) if is_missing(v)]
     present.sort(key=lambda i: _sort_key(values[i]), reverse=descending)
     return present + missing
 
@@ -520,11 +539,6 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
         return (0, value.timestamp(), "")
     return (1, 0.0, value.lower() if isinstance(value, str) else format_value(value, width=200).lower())
 
-
-def _missing(value: Any) -> bool:
-    if value is None or (isinstance(value, float) and value != value):
-        return True
-    return type(value).__name__ in ("NAType", "NaTType")
 
 
 def _resolve(frame: pd.DataFrame, prefix: str) -> str:
@@ -549,5 +563,3 @@ def _error_html(error: Exception) -> str:
     return f"<div style='color:#c62828;padding:4px'>{escape(str(error))}</div>"
 
 
-def _count(number: int, noun: str) -> str:
-    return f"{number} {noun}{'s' if number != 1 else ''}"

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from html import escape
 from typing import Any
 
-from .grid import BATCH_TAG, COMBINATION_TAG, PARAMS_TAG, REPEAT_TAG
-from .display import format_value
-from .errors import UsageProblem
-from .records import Run
+from .batch import BATCH_TAG, COMBINATION_TAG, PARAMS_TAG, REPEAT_TAG
+from ..render import format_value, last_line
+from ..errors import UsageProblem
+from ..records import Run
 from .verdict import DEFAULT_ATOL, DEFAULT_RTOL, Difference, compare_runs
 
 
@@ -48,7 +48,7 @@ class ExecutionRecord:
         for run in self.runs:
             if run.source == "batch" or run.status != "finished":
                 lines = [w for w in run.warnings if w.startswith("execution failed")]
-                return lines[0] if lines else _last_line(run.error) or run.status
+                return lines[0] if lines else last_line(run.error) or run.status
         return None
 
     def final_metrics(self) -> dict[str, float]:
@@ -88,8 +88,10 @@ class Combination:
 class BatchReport:
     """A batch's results: ``str(report)``, HTML in a notebook, DataFrames, and ``to_html_page()``.
 
-    >>> report = jupyter_tracker.batch("train.ipynb", grid={"depth": [3, 5]}, repeat=2)
-    >>> report.metrics_frame()
+    For example::
+
+        report = jupyter_tracker.batch("train.ipynb", grid={"depth": [3, 5]}, repeat=2)
+        report.metrics_frame()
     """
 
     def __init__(self, batch_id: str, combinations: list[Combination], rtol: float, atol: float,
@@ -254,7 +256,7 @@ class BatchReport:
 
     def figures(self) -> list[tuple[str, Any]]:
         """(title, matplotlib Figure): each metric against each grid parameter, and its spread over repeats."""
-        from . import plots
+        from ..views import plots  # matplotlib and pandas load only when the report's charts are asked for
 
         frame = self.executions_frame()
         if frame.empty:
@@ -265,7 +267,7 @@ class BatchReport:
         for metric in metrics:
             for param in params:
                 figures.append((f"{metric} against {param[len('params.'):]}",
-                                plots.plot_metric(metric, by=param[len("params."):], runs=frame)))
+                                plots.plot_metric(frame, metric, by=param[len("params."):])))
             if self.repeats > 1:
                 figures.append((f"{metric}: spread over repeats", plots.plot_spread(frame, metric, by=params)))
         return figures
@@ -365,9 +367,3 @@ def _png_base64(figure: Any) -> str:
     figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
-
-def _last_line(text: str | None) -> str | None:
-    if not text:
-        return None
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1] if lines else None

@@ -12,9 +12,10 @@ import math
 import os
 import numbers
 from html import escape
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .records import DataRef, Run
+if TYPE_CHECKING:  # the records call these renderings; render only reads them
+    from .records import DataRef, Run
 
 STATUS_COLOURS = {"finished": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00", "running": "#1565c0"}
 
@@ -181,7 +182,7 @@ def run_text(run: Run) -> str:
 
 
 def run_html(run: Run) -> str:
-    parts = [f'<div class="jupyter-tracker-run">']
+    parts = ['<div class="jupyter-tracker-run">']
     for title, rows in run_sections(run):
         parts.append(f"<details{' open' if title in ('run', 'params', 'metrics', 'seeds', 'inputs') else ''}>"
                      f"<summary><b>{escape(title)}</b></summary><table>")
@@ -201,8 +202,46 @@ def hidden_state_text(state: dict[str, Any]) -> str:
     return "HIDDEN: " + "; ".join(state.get("reasons", []))
 
 
-def _count(number: int, noun: str) -> str:
+def count(number: int, noun: str) -> str:
+    """``count(1, "run")`` is ``'1 run'``, ``count(3, "run")`` is ``'3 runs'``.
+
+    >>> count(1, "run"), count(3, "run")
+    ('1 run', '3 runs')
+    """
     return f"{number} {noun}{'s' if number != 1 else ''}"
+
+
+def one_line(text: object, limit: int = 200) -> str:
+    """The first non-blank line of a message or exception, at most ``limit`` characters.
+
+    >>> one_line(ValueError("bad input\\n  more detail"))
+    'bad input'
+    """
+    lines = [line for line in str(text).strip().splitlines() if line.strip()]
+    if not lines:
+        return type(text).__name__ if isinstance(text, BaseException) else ""
+    return lines[0][:limit]
+
+
+def last_line(text: str | None, limit: int = 200) -> str | None:
+    """The last non-blank line (of a traceback: the exception itself), or None for no text.
+
+    >>> last_line("Traceback (most recent call last):\\n  ...\\nKeyError: 'k'")
+    "KeyError: 'k'"
+    """
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1][:limit] if lines else None
+
+
+def is_missing(value: object) -> bool:
+    """None, NaN, pandas' NA and NaT: a value a run does not have.
+
+    >>> [is_missing(v) for v in (None, float("nan"), 0, "")]
+    [True, True, False, False]
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return True
+    return type(value).__name__ in ("NAType", "NaTType")
 
 
 # ------------------------------------------------------------ cell summary
@@ -222,10 +261,10 @@ class CellSummary:
 
     def _make_parts(self) -> list[tuple[str, str]]:
         run = self.run
-        parts = [("status", run.status), ("params", _count(len(run.params), "param"))]
+        parts = [("status", run.status), ("params", count(len(run.params), "param"))]
         if run.seeds:
             shown = ", ".join(f"{s.source}={format_value(s.value, 20)}" for s in run.seeds)
-            parts.append(("seeds", f"{_count(len(run.seeds), 'seed')} ({shown})"))
+            parts.append(("seeds", f"{count(len(run.seeds), 'seed')} ({shown})"))
         if run.inputs:
             names = []
             for ref in run.inputs:
@@ -234,9 +273,9 @@ class CellSummary:
                     names.append(f"{ref.name} CHANGED" + (f" ({', '.join(columns[:5])})" if columns else ""))
                 else:
                     names.append(ref.name)
-            parts.append(("inputs", f"{_count(len(run.inputs), 'input')}: {', '.join(names)}"))
+            parts.append(("inputs", f"{count(len(run.inputs), 'input')}: {', '.join(names)}"))
         if run.outputs:
-            parts.append(("outputs", f"{_count(len(run.outputs), 'output')}: {', '.join(r.name for r in run.outputs)}"))
+            parts.append(("outputs", f"{count(len(run.outputs), 'output')}: {', '.join(r.name for r in run.outputs)}"))
         if run.metrics:
             before = self.previous.metrics if self.previous else {}
             metrics = []
@@ -248,8 +287,7 @@ class CellSummary:
         if run.hidden_state is not None and not run.hidden_state.get("clean", True):
             parts.append(("hidden", "HIDDEN STATE: " + "; ".join(run.hidden_state.get("reasons", []))))
         if run.warnings:
-            count = f"{len(run.warnings)} warning{'s' * (len(run.warnings) > 1)}"
-            parts.append(("warnings", f"{count}: {'; '.join(run.warnings)}"))
+            parts.append(("warnings", f"{count(len(run.warnings), 'warning')}: {'; '.join(run.warnings)}"))
         return parts
 
     def text(self) -> str:
@@ -293,7 +331,9 @@ def table_cell(value: Any, width: int = 40) -> str:
 def runs_table_html(frame: Any, selected: Any = (), first_row: int = 1) -> str:
     """A runs() DataFrame (or a page of it) as an HTML table: escaped, selected runs highlighted.
 
-    >>> runs_table_html(runs().tail(25), selected={"3f2a9c..."}, first_row=76)
+    For example::
+
+        runs_table_html(runs().tail(25), selected={"3f2a9c..."}, first_row=76)
     """
     selected = set(selected)
     columns = [c for c in frame.columns if c != "run_id"]

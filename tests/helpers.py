@@ -1,9 +1,11 @@
-"""Runs written through the real store, as a tracked cell would write them, for the server and browser tests."""
+"""Shared test helpers: runs written through the real store with chosen start times and ids (no sleeping
+for order), and the latest run of a store. Fixtures over real parts live in conftest.py."""
 
 from __future__ import annotations
 
 import itertools
 import secrets
+from pathlib import Path
 from typing import Any
 
 from jupyter_tracker.records import DataRef, Fingerprint, MetricPoint, Run, Seed
@@ -43,6 +45,16 @@ def record_run(
     )
     store.finish_run(run, points)
     return run_id
+
+
+def latest_run(db: Path | str, name: str | None = None) -> Run:
+    """The most recent run of the store at ``db`` (of that ``name``, when given)."""
+    store = Store(db)
+    try:
+        frame = store.runs_frame(name=name)
+        return store.get_run(frame["run_id"].iloc[-1])
+    finally:
+        store.close()
 
 
 def record_many(store: Store, count: int, experiments: int = 4) -> None:

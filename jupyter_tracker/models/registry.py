@@ -27,9 +27,9 @@ import time
 from typing import Any, Callable
 
 from .artifacts import find_artifact
-from .errors import NothingToRollBack, StageNotFound, StoreError, UsageProblem, ValidationFailed
-from .records import RegistryEvent, Run
-from .store import Store
+from ..errors import NothingToRollBack, StageNotFound, StoreError, UsageProblem, ValidationFailed
+from ..records import RegistryEvent, Run
+from ..store import Store
 from .validation import ValidationResult, ValidationSpec, validate_runs
 
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -66,7 +66,9 @@ def stages_in_use(store: Store, name: str) -> list[str]:
 def current(store: Store, name: str = "model", stage: str = "production") -> RegistryEvent:
     """The promotion in effect for ``name`` in ``stage``; StageNotFound if the stage holds nothing.
 
-    >>> current(store, "model", "production").run_id
+    For example::
+
+        current(store, "model", "production").run_id
     """
     check_name("the model name", name)
     check_name("the stage", stage)
@@ -80,8 +82,10 @@ def resolve_baseline(store: Store, baseline: str, name: str = "model") -> tuple[
     """The baseline run, and the stage it holds when ``baseline`` names a stage of ``name`` in the
     registry (else ``baseline`` is a run id prefix, and the stage None).
 
-    >>> resolve_baseline(store, "production")[1]
-    'production'
+    For example::
+
+        resolve_baseline(store, "production")[1]
+        'production'
     """
     if not isinstance(baseline, str) or not baseline.strip():
         raise UsageProblem(f"baseline must be a stage (like 'production') or a run id, not {baseline!r}")
@@ -112,7 +116,9 @@ def promote(store: Store, run_id: str, stage: str = "production", name: str = "m
     Promoting the run that already holds the stage with the same model changes nothing and
     returns the promotion in effect.
 
-    >>> promote(store, "9be0", "production").previous_run_id
+    For example::
+
+        promote(store, "9be0", "production").previous_run_id
     """
     check_name("the stage", stage)
     check_name("the model name", name)
@@ -162,7 +168,9 @@ def rollback(store: Store, name: str = "model", stage: str = "production",
              clock: Callable[[], float] = time.time) -> RegistryEvent:
     """Give ``stage`` back to the version promoted before the current one; the rollback is recorded.
 
-    >>> rollback(store, "model", "production").run_id   # the previous holder
+    For example::
+
+        rollback(store, "model", "production").run_id   # the previous holder
     """
     check_name("the stage", stage)
     check_name("the model name", name)

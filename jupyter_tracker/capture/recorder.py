@@ -19,13 +19,14 @@ import sys
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
-from .capture.params import stable_value
-from .config import ENV_SESSION, ENV_TAGS
-from .errors import UsageProblem
-from .records import Artifact, DataRef, MetricPoint, Run, Seed
-from .store import Store
+from ..config import ENV_SESSION, ENV_TAGS
+from ..errors import NoActiveRun, UsageProblem
+from ..records import Artifact, DataRef, MetricPoint, Run, Seed
+from ..store import Store
+from .params import stable_value
 
 DEFAULT_EXPERIMENT = "default"
 # How often the live writer flushes the points logged since its last flush (issue 12: another process
@@ -35,6 +36,26 @@ FLUSH_SECONDS = 0.5
 # Called with every Run this process finishes (the panel refreshes itself from here, issue 5).
 # They run inside a tracked cell's bookkeeping, so each must be quick: schedule work, don't do it.
 FINISHED_LISTENERS: list[Callable[[Run], None]] = []
+
+
+_active: list["Recorder"] = []  # innermost last: a start_run block inside a tracked cell wins
+
+
+def active_recorder(what: str) -> "Recorder":
+    """The run that log_* calls write to: the innermost tracked cell or start_run block."""
+    if not _active:
+        raise NoActiveRun(what)
+    return _active[-1]
+
+
+@contextmanager
+def recording(recorder: "Recorder") -> Iterator["Recorder"]:
+    """Make ``recorder`` the target of log_* calls for the duration of the block."""
+    _active.append(recorder)
+    try:
+        yield recorder
+    finally:
+        _active.remove(recorder)
 
 
 def new_run_id() -> str:

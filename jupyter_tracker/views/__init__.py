@@ -1,0 +1,171 @@
+"""Views: matplotlib charts of runs (``plot_*``) and the ipywidgets panel (``panel``).
+
+The charts themselves (``views.plots``) draw frames and series handed to them and never read
+the store; the functions here pick the runs (by experiment, ids or a DataFrame) through the
+api and hand them over. Imported only when a chart or the panel is asked for: matplotlib and
+ipywidgets load then, never at ``%load_ext`` (tests/test_import_cost.py).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, Sequence
+
+import pandas as pd
+
+from .. import api
+from ..errors import AmbiguousRunId, RunNotFound, UsageProblem
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+RunsArg = Any  # None, a run id (prefix), a sequence of them, or a DataFrame shaped like runs()
+
+__all__ = ["plot_metric", "plot_series", "plot_spread", "runs_frame", "spread_summary"]
+
+
+def plot_metric(
+    metric: str,
+    by: str | None = None,
+    experiment: str | None = None,
+    runs: RunsArg = None,
+    db: str | os.PathLike | None = None,
+    ax: "Axes | None" = None,
+) -> "Figure":
+    """The final value of ``metric`` for each run, in run order, or against the param ``by``.
+
+    ``metric`` is a metric name (``"acc"`` or ``"metrics.acc"``). ``by`` is a param name
+    (``"n_estimators"`` or ``"params.n_estimators"``): numeric params give a scatter of the
+    runs and a line through the mean at each value (on a log axis when the positive values
+    span a factor of 100 or more); other params one column of points per value. ``runs``
+    picks the runs: ``None`` (every run of ``experiment``, oldest first), run ids or unique
+    prefixes (in that order), or a DataFrame shaped like :func:`runs` (used as is, in its
+
+    For example::
+
+        order, no store read). Runs without a value are left out and counted on the chart.
+
+    For example::
+
+        plot_metric("acc", by="max_depth", experiment="churn").savefig("acc_by_depth.png")
+    """
+    from . import plots  # matplotlib loads with the first chart, not with the panel (~0.3 s)
+
+    return plots.plot_metric(runs_frame(runs, experiment, db), metric, by=by, experiment=experiment, ax=ax)
+
+
+def plot_series(
+    run_ids: str | Sequence[str],
+    metric: str,
+    db: str | os.PathLike | None = None,
+    ax: "Axes | None" = None,
+) -> "Figure":
+    """The step series of ``metric`` (``log_metric(name, value, step=...)``), one line per run.
+
+    ``run_ids`` is one run id or a list of them (any unique prefixes). Points logged without
+    a step are drawn in the order they were logged. NaN values leave a gap; runs that never
+    logged ``metric`` are named on the chart; if none did, it is a ``UsageProblem`` that
+
+    For example::
+
+        lists the metrics they have.
+
+    For example::
+
+        plot_series(["3f2a", "9be0"], "loss").savefig("loss.png")
+    """
+    from . import plots  # matplotlib loads with the first chart, not with the panel (~0.3 s)
+
+    ids = [run_ids] if isinstance(run_ids, str) else list(run_ids)
+    if not ids:
+        return plots.message_figure("no runs selected", ax)
+    name = metric[len("metrics."):] if metric.startswith("metrics.") else metric
+    series, missing, known = [], [], set()
+    for run_id in ids:
+        run = api.get_run(run_id, db=db)
+        known.update(run.metrics)
+        if name not in run.metrics:
+            missing.append(run.short_id)
+            continue
+        series.append((run, api.metric_series(run.run_id, name, db=db)))
+    if not series:
+        have = ", ".join(sorted(known)) or "no metrics"
+        raise UsageProblem(f"no run among {', '.join(i[:8] for i in ids)} logged metric '{name}' (they have: {have})")
+    return plots.plot_series(series, name, missing, ax=ax)
+
+
+def spread_summary(
+    runs: RunsArg,
+    metric: str,
+    by: str | Sequence[str] | None = None,
+    experiment: str | None = None,
+    db: str | os.PathLike | None = None,
+) -> pd.DataFrame:
+    """Mean and spread of ``metric`` per combination of the params ``by``: the numbers behind ``plot_spread``.
+
+    One row per combination, in the order of the param values; columns: the ``by`` params
+    (as named in the runs table), ``runs`` (how many), ``n`` (how many have a finite value),
+    ``mean``, ``std`` (0 for one value), ``min``, ``max``. Arguments are those of :func:`plot_spread`.
+
+    For example::
+
+        spread_summary(runs(experiment="grid"), "acc", by=["n_estimators"])
+    """
+    from . import plots  # matplotlib loads with the first chart, not with the panel (~0.3 s)
+
+    return plots.spread_summary(runs_frame(runs, experiment, db), metric, by=by)
+
+
+def plot_spread(
+    runs: RunsArg,
+    metric: str,
+    by: str | Sequence[str] | None = None,
+    spread: str = "range",
+    experiment: str | None = None,
+    db: str | os.PathLike | None = None,
+    ax: "Axes | None" = None,
+) -> "Figure":
+    """Spread of ``metric`` over repeats: per combination of the params ``by``, the mean with
+    min–max bars (``spread="range"``) or ±1 standard deviation bars (``spread="std"``), over
+    the individual runs drawn as dots.
+
+    ``runs`` is a DataFrame with ``params.<p>`` and ``metrics.<m>`` columns (such as
+    :func:`runs` returns, or a batch's rows), run ids, or ``None`` (every run of
+    ``experiment``). ``by`` is a param name or a list of them, with or without the
+    ``params.`` prefix; ``None`` groups by every param column, so runs with identical params
+
+    For example::
+
+        are the repeats. Runs without a finite value are counted, not drawn.
+
+    For example::
+
+        batch = runs(experiment="grid")
+        plot_spread(batch, "acc", by=["params.n_estimators", "params.max_depth"]).savefig("spread.png")
+    """
+    from . import plots  # matplotlib loads with the first chart, not with the panel (~0.3 s)
+
+    return plots.plot_spread(runs_frame(runs, experiment, db), metric, by=by, spread=spread, experiment=experiment,
+                             ax=ax)
+
+
+def runs_frame(runs: RunsArg, experiment: str | None = None, db: str | os.PathLike | None = None) -> pd.DataFrame:
+    """The runs a chart shows: a DataFrame as given (of ``experiment``), every run of ``experiment``, or these ids."""
+    if isinstance(runs, pd.DataFrame):
+        if experiment is not None and "experiment" in runs.columns:
+            return runs[runs["experiment"] == experiment]
+        return runs
+    frame = api.runs(experiment=experiment, db=db)
+    if runs is None:
+        return frame
+    prefixes = [runs] if isinstance(runs, str) else list(runs)
+    rows = []
+    for prefix in prefixes:
+        matches = frame.index[frame["run_id"].str.startswith(str(prefix))].tolist()
+        if not matches:
+            raise RunNotFound(str(prefix))
+        if len(matches) > 1:
+            raise AmbiguousRunId(str(prefix), frame.loc[matches, "run_id"].tolist())
+        rows.append(matches[0])
+    return frame.loc[rows]
