@@ -169,6 +169,12 @@ def runs(
     return open_store(db, create=False).runs_frame(experiment=experiment, name=name, last=last)
 
 
+def resolve(prefix: str, db: str | os.PathLike | None = None) -> str:
+    """The full id of the one run whose id starts with ``prefix`` (``RunNotFound``, ``AmbiguousRunId``):
+    the store's resolver, the one every command, chart and panel uses."""
+    return open_store(db, create=False).resolve(prefix)
+
+
 def get_run(run_id: str, db: str | os.PathLike | None = None) -> Run:
     """Everything recorded about one run; any unique prefix of its id works.
 

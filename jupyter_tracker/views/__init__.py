@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import pandas as pd
 
 from .. import api
-from ..errors import AmbiguousRunId, RunNotFound, UsageProblem
+from ..errors import RunNotFound, UsageProblem
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -160,12 +160,11 @@ def runs_frame(runs: RunsArg, experiment: str | None = None, db: str | os.PathLi
     if runs is None:
         return frame
     prefixes = [runs] if isinstance(runs, str) else list(runs)
+    position = {run_id: index for index, run_id in zip(frame.index, frame["run_id"])}
     rows = []
     for prefix in prefixes:
-        matches = frame.index[frame["run_id"].str.startswith(str(prefix))].tolist()
-        if not matches:
-            raise RunNotFound(str(prefix))
-        if len(matches) > 1:
-            raise AmbiguousRunId(str(prefix), frame.loc[matches, "run_id"].tolist())
-        rows.append(matches[0])
+        run_id = api.resolve(str(prefix), db=db)
+        if run_id not in position:
+            raise RunNotFound(str(prefix))  # a run of another experiment
+        rows.append(position[run_id])
     return frame.loc[rows]

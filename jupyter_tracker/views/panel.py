@@ -35,7 +35,7 @@ import pandas as pd
 from .. import api
 from ..config import resolve_settings
 from ..render import count, format_value, is_missing, runs_table_html
-from ..errors import AmbiguousRunId, RunNotFound, TrackerError
+from ..errors import TrackerError
 from . import plot_metric, plot_series
 
 PAGE_SIZES = (25, 50, 100, 200)
@@ -213,7 +213,7 @@ class RunsPanel(widgets.VBox):
 
             p.select("3f2a", "9be0")
         """
-        self.selected = [_resolve(self.frame, run_id) for run_id in run_ids]
+        self.selected = [api.resolve(run_id, db=self.db) for run_id in run_ids]
         self._render_page()
         self._show_selection()
 
@@ -539,15 +539,6 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
         return (0, value.timestamp(), "")
     return (1, 0.0, value.lower() if isinstance(value, str) else format_value(value, width=200).lower())
 
-
-
-def _resolve(frame: pd.DataFrame, prefix: str) -> str:
-    matches = [run_id for run_id in frame["run_id"] if run_id.startswith(prefix)]
-    if not matches:
-        raise RunNotFound(prefix)
-    if len(matches) > 1:
-        raise AmbiguousRunId(prefix, matches)
-    return matches[0]
 
 
 def _pick_label(row: Any) -> str:
