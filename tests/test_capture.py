@@ -116,14 +116,18 @@ def _seeds_by_generator(run) -> dict[str, tuple]:
     return {s.generator: (s.source, s.value, s.location) for s in run.seeds if s.generator}
 
 
-@pytest.mark.parametrize("generator, setup, draw", [
-    ("python", "import random\nrandom.seed(1)", "x = random.random()"),
-    ("numpy", "import numpy as np\nnp.random.seed(1)", "x = np.random.rand()"),
-    ("torch", "import torch\ntorch.manual_seed(1)", "x = torch.rand(2)"),
-])
-def test_a_seed_set_in_an_untracked_cell_counts(kernel, tracker_db, generator, setup, draw):
+# Each global generator: how a notebook imports it, seeds it (with N) and draws from it.
+GENERATORS = [
+    ("python", "import random", "random.seed({})", "x = random.random()"),
+    ("numpy", "import numpy as np", "np.random.seed({})", "x = np.random.rand()"),
+    ("torch", "import torch", "torch.manual_seed({})", "x = torch.rand(2)"),
+]
+
+
+@pytest.mark.parametrize("generator, load, seed, draw", GENERATORS)
+def test_a_seed_set_in_an_untracked_cell_counts(kernel, tracker_db, generator, load, seed, draw):
     # Given: the seed is set in a setup cell, the way notebooks are written
-    kernel.run(setup)
+    kernel.run(f"{load}\n{seed.format(1)}")
     kernel.run("y = 2")  # an unrelated cell in between
     # When: a tracked cell draws from that generator
     out = kernel.run(f"%%track drawing\n{draw}")
@@ -136,12 +140,8 @@ def test_a_seed_set_in_an_untracked_cell_counts(kernel, tracker_db, generator, s
     assert location.startswith("In [") and "seed(1)" in location
 
 
-@pytest.mark.parametrize("generator, setup, draw", [
-    ("python", "import random\nrandom.seed(5)", "x = random.random()"),
-    ("numpy", "import numpy as np\nnp.random.seed(5)", "x = np.random.rand()"),
-    ("torch", "import torch\ntorch.manual_seed(5)", "x = torch.rand(2)"),
-])
-def test_a_seed_set_before_load_ext_counts(tracker_db, tmp_path, generator, setup, draw):
+@pytest.mark.parametrize("generator, load, seed, draw", GENERATORS)
+def test_a_seed_set_before_load_ext_counts(tracker_db, tmp_path, generator, load, seed, draw):
     # Given: a kernel that seeded before loading the extension
     from conftest import KernelSession
 
@@ -149,7 +149,7 @@ def test_a_seed_set_before_load_ext_counts(tracker_db, tmp_path, generator, setu
     work.mkdir()
     session = KernelSession(work, {**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
     try:
-        session.run(setup)
+        session.run(f"{load}\n{seed.format(5)}")
         session.run("%load_ext jupyter_tracker")
         # When
         session.run(f"%%track drawing\n{draw}")
@@ -162,13 +162,9 @@ def test_a_seed_set_before_load_ext_counts(tracker_db, tmp_path, generator, setu
     assert value == 5 and location.startswith("In [1]")
 
 
-@pytest.mark.parametrize("generator, setup, draw", [
-    ("python", "import random", "x = random.random()"),
-    ("numpy", "import numpy as np", "x = np.random.rand()"),
-    ("torch", "import torch", "x = torch.rand(2)"),
-])
-def test_a_never_seeded_generator_still_warns(kernel, tracker_db, generator, setup, draw):
-    kernel.run(setup)
+@pytest.mark.parametrize("generator, load, seed, draw", GENERATORS)
+def test_a_never_seeded_generator_still_warns(kernel, tracker_db, generator, load, seed, draw):
+    kernel.run(load)
     kernel.run("import random\nrandom.seed(3)" if generator != "python" else "import numpy as np\nnp.random.seed(3)")
     kernel.run(f"%%track drawing\n{draw}")
     run = latest_run(tracker_db)
