@@ -260,16 +260,18 @@ def test_read_command_without_any_store_does_not_create_one_in_the_working_direc
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.parametrize("content, message", [(random.Random(0).randbytes(8192), "not an SQLite file"),
+                                              (b"", "is an empty file, not a store")], ids=["random", "empty"])
 @pytest.mark.parametrize("args", [["runs"], ["show", "abc"], ["doctor"]])
-def test_corrupt_store_is_one_error_line_and_left_untouched(tmp_path, args):
-    # Given a store file full of random bytes
+def test_corrupt_store_is_one_error_line_and_left_untouched(tmp_path, args, content, message):
+    # Given a store file full of random bytes, or empty
     path = tmp_path / "tracker.db"
-    path.write_bytes(random.Random(0).randbytes(8192))
-    before = path.read_bytes()
-    # When / Then a read command fails with one line, and the file is unchanged
+    path.write_bytes(content)
+    # When / Then a read command fails with one line, and the folder is unchanged
     result = run_cli(*args, db=path)
-    assert_clean_failure(result, 4, str(path), "not an SQLite file")
-    assert path.read_bytes() == before
+    assert_clean_failure(result, 4, str(path), message)
+    assert path.read_bytes() == content
+    assert [p.name for p in tmp_path.iterdir()] == ["tracker.db"]
 
 
 def damage_after_first_page(path: Path) -> None:

@@ -214,6 +214,11 @@ def test_version_1_store_is_migrated_on_open_and_keeps_its_data(tmp_path):
     assert store.runs_frame()["metrics.loss"].tolist() == [0.25]
 
 
+def make_empty(path: Path) -> str:
+    path.write_bytes(b"")  # a 0-byte file (a failed copy, `touch`): refused, never made into a store
+    return "is an empty file, not a store"
+
+
 def make_random_bytes(path: Path) -> str:
     path.write_bytes(random.Random(0).randbytes(8192))
     return "is not an SQLite file"
@@ -240,8 +245,8 @@ def make_newer(path: Path) -> str:
     return f"schema version {SCHEMA_VERSION + 1}, newer than this jupyter_tracker supports"
 
 
-@pytest.mark.parametrize("make", [make_random_bytes, make_damaged_header, make_foreign, make_newer],
-                         ids=["random-bytes", "damaged-header", "foreign-sqlite", "newer-version"])
+@pytest.mark.parametrize("make", [make_empty, make_random_bytes, make_damaged_header, make_foreign, make_newer],
+                         ids=["empty", "random-bytes", "damaged-header", "foreign-sqlite", "newer-version"])
 @pytest.mark.parametrize("create", [True, False], ids=["writer", "reader"])
 def test_unusable_file_is_refused_with_a_clear_error_and_left_untouched(tmp_path, make, create):
     # Given a file that is not a usable store
