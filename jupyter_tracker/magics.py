@@ -7,12 +7,13 @@ a plain ``UsageError`` line, never a traceback.
 from __future__ import annotations
 
 import functools
+import uuid
 from typing import Any, Callable
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import display
+from IPython.display import display, update_display
 
 from . import api
 from .capture.cell import CellTracker, Guard, TrackOptions
@@ -114,6 +115,53 @@ def show(obj: Any) -> None:
         display(obj)
 
 
+class LiveLine:
+    """The summary line of the running cell, updated in place (issue 12): one display, created by the
+    first update and given the final summary by ``close``. A cell that clears its output (``clear_output``
+    in a training loop) gets a new line at the next update, so the final summary is never lost."""
+
+    def __init__(self, shell: Any) -> None:
+        self.display_pub = shell.display_pub
+        self.display_id: str | None = None
+        self._cleared = False
+
+    def show(self, obj: Any) -> None:
+        bundle = obj._repr_mimebundle_()
+        if self.display_id is None or self._cleared:
+            self._cleared = False
+            self.display_id = uuid.uuid4().hex
+            self._watch_clears()
+            display(bundle, raw=True, display_id=self.display_id)
+        else:
+            update_display(bundle, raw=True, display_id=self.display_id)
+
+    def _watch_clears(self) -> None:
+        if "clear_output" in vars(self.display_pub):
+            return
+        clear_output = self.display_pub.clear_output
+
+        def clearing(*args: Any, **kwargs: Any) -> Any:
+            self._cleared = True
+            return clear_output(*args, **kwargs)
+
+        self.display_pub.clear_output = clearing
+
+    def close(self, final: Any) -> None:
+        """Show ``final`` in the line's place, and be ready for the next cell."""
+        if self.display_id is not None:
+            self.show(final)
+            self.display_id = None
+        self.reset()
+
+    def reset(self) -> None:
+        """After every tracked cell: a line still showing "running" (the run could not be recorded, and a
+        warning says so) is emptied; the next cell starts a line of its own."""
+        if self.display_id is not None and not self._cleared:
+            update_display({"text/plain": ""}, raw=True, display_id=self.display_id)
+        vars(self.display_pub).pop("clear_output", None)
+        self.display_id = None
+
+
 def _help() -> str:
     parts = ["Record a notebook cell as an experiment run, or look at runs.\n", track_cell.__doc__ or ""]
     for function in SUBCOMMANDS.values():
@@ -125,7 +173,10 @@ def _help() -> str:
 class TrackerMagics(Magics):
     def __init__(self, shell: Any) -> None:
         super().__init__(shell)
-        self.tracker = CellTracker(shell, finished=self._show_run)
+        # A summary line that updates while the cell runs needs a notebook: a terminal shows only the end.
+        self.live_line = LiveLine(shell) if getattr(shell, "kernel", None) is not None else None
+        self.tracker = CellTracker(shell, finished=self._show_run,
+                                   live=self.live_line.show if self.live_line is not None else None)
 
     @line_cell_magic
     def track(self, line: str, cell: str | None = None) -> Any:
@@ -135,13 +186,21 @@ class TrackerMagics(Magics):
                 return self._subcommand(line)
             except TrackerError as error:
                 raise UsageError(str(error)) from None
-        return self.tracker.run(self._cell_options(line), cell)
+        try:
+            return self.tracker.run(self._cell_options(line), cell)
+        finally:
+            if self.live_line is not None:
+                self.live_line.reset()
 
     track.__doc__ = _help()
 
     def _show_run(self, run: Run, previous: Run | None, options: TrackOptions) -> None:
         """After a tracked cell: its summary line, then its validation when ``--baseline`` asks for one."""
-        show(CellSummary(run, previous))
+        summary = CellSummary(run, previous)
+        if self.live_line is not None and self.live_line.display_id is not None:
+            self.live_line.close(summary)  # the line that showed the running cell now shows its summary
+        else:
+            show(summary)
         if options.baseline:
             # Guarded: no baseline yet is a warning line under the summary, never a broken cell.
             result = Guard()(f"validate against '{options.baseline}'", lambda: api.validate(

@@ -15,7 +15,7 @@ from html import escape
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the records call these renderings; render only reads them
-    from .records import DataRef, Run
+    from .records import DataRef, MetricPoint, Run
 
 STATUS_COLOURS = {"finished": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00", "running": "#1565c0"}
 
@@ -245,11 +245,48 @@ def is_missing(value: object) -> bool:
 
 
 # ------------------------------------------------------------ cell summary
-class CellSummary:
+class SummaryLine:
+    """One line under a tracked cell: ``[jupyter_tracker] <id> <name> | part | part ...`` as text, and
+    the same parts as HTML, the status coloured. Subclasses say what the parts are."""
+
+    run_id: str
+    name: str
+    status: str
+    html_class = "jupyter-tracker-summary"
+
+    def _parts(self) -> list[tuple[str, str]]:
+        raise NotImplementedError
+
+    def text(self) -> str:
+        head = f"[jupyter_tracker] {self.run_id[:8]} {self.name}"
+        return " | ".join([head] + [text for _, text in self._parts()])
+
+    def __repr__(self) -> str:
+        return self.text()
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
+        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+
+    def _repr_html_(self) -> str:
+        colour = STATUS_COLOURS.get(self.status, "#555")
+        items = []
+        for kind, text in self._parts():
+            style = f"color:{colour};font-weight:bold" if kind == "status" else (
+                "color:#c62828" if kind in ("warnings", "hidden") else "")
+            items.append(f'<span class="jt-{kind}" style="{style}">{escape(text)}</span>')
+        return (
+            f'<div class="{self.html_class}" style="font-family:monospace;font-size:12px;'
+            'border-left:3px solid ' + colour + ';padding:2px 8px">'
+            f"<b>{escape(self.run_id[:8])}</b> {escape(self.name)} · " + " · ".join(items) + "</div>"
+        )
+
+
+class CellSummary(SummaryLine):
     """The one compact summary shown after a tracked cell."""
 
     def __init__(self, run: Run, previous: Run | None) -> None:
         self.run = run
+        self.run_id, self.name, self.status = run.run_id, run.name, run.status
         self.previous = previous
         self.changed = changed_inputs(run, previous)
         self._made: list[tuple[str, str]] | None = None
@@ -290,30 +327,31 @@ class CellSummary:
             parts.append(("warnings", f"{count(len(run.warnings), 'warning')}: {'; '.join(run.warnings)}"))
         return parts
 
-    def text(self) -> str:
-        run = self.run
-        head = f"[jupyter_tracker] {run.short_id} {run.name}"
-        return " | ".join([head] + [text for _, text in self._parts()])
 
-    def __repr__(self) -> str:
-        return self.text()
+class LiveSummary(SummaryLine):
+    """The summary line of a tracked cell while it runs (issue 12): elapsed time, and the latest value and
+    step of each metric logged so far. The notebook shows it in the place the final summary then takes."""
 
-    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict[str, str]:
-        return {"text/plain": self.text(), "text/html": self._repr_html_()}
+    SHOWN_METRICS = 8
+    status = "running"
+    html_class = "jupyter-tracker-summary jupyter-tracker-live"
 
-    def _repr_html_(self) -> str:
-        run = self.run
-        colour = STATUS_COLOURS.get(run.status, "#555")
-        items = []
-        for kind, text in self._parts():
-            style = f"color:{colour};font-weight:bold" if kind == "status" else (
-                "color:#c62828" if kind in ("warnings", "hidden") else "")
-            items.append(f'<span class="jt-{kind}" style="{style}">{escape(text)}</span>')
-        return (
-            '<div class="jupyter-tracker-summary" style="font-family:monospace;font-size:12px;'
-            'border-left:3px solid ' + colour + ';padding:2px 8px">'
-            f"<b>{escape(run.short_id)}</b> {escape(run.name)} · " + " · ".join(items) + "</div>"
-        )
+    def __init__(self, run_id: str, name: str, elapsed: float, latest: dict[str, MetricPoint]) -> None:
+        self.run_id = run_id
+        self.name = one_line(name, 60)
+        self.elapsed = elapsed
+        self.latest = latest
+
+    def _parts(self) -> list[tuple[str, str]]:
+        parts = [("status", "running"), ("duration", format_duration(self.elapsed))]
+        if self.latest:
+            shown = list(self.latest.values())[-self.SHOWN_METRICS:]  # the most recently added names
+            metrics = [f"{one_line(p.name, 40)}={format_value(p.value)}" + (f" @{p.step}" if p.step is not None else "")
+                       for p in shown]
+            if len(self.latest) > len(shown):
+                metrics.append(f"+{len(self.latest) - len(shown)} more")
+            parts.append(("metrics", " ".join(metrics)))
+        return parts
 
 
 # ---------------------------------------------------------------- runs table

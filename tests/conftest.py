@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Execution:
     stderr: str = ""
     displays: list[dict[str, Any]] = field(default_factory=list)  # display_data / execute_result bundles
     error: dict[str, Any] | None = None  # ename, evalue, traceback
+    # As a frontend keeps them: an update_display_data replaces the bundle of each display with its id.
+    display_ids: list[str | None] = field(default_factory=list)
+    updates: list[tuple[float, dict[str, Any]]] = field(default_factory=list)  # (arrival time, bundle)
+    clears: int = 0  # clear_output messages (they empty ``displays``, as the notebook does)
 
     def html(self) -> str:
         return "\n".join(d.get("text/html", "") for d in self.displays)
@@ -69,6 +74,17 @@ class KernelSession:
                     result.stderr += content["text"]
             elif kind in ("display_data", "execute_result"):
                 result.displays.append(content["data"])
+                result.display_ids.append((content.get("transient") or {}).get("display_id"))
+            elif kind == "update_display_data":
+                result.updates.append((time.monotonic(), content["data"]))
+                shown = (content.get("transient") or {}).get("display_id")
+                for index, display_id in enumerate(result.display_ids):
+                    if display_id is not None and display_id == shown:
+                        result.displays[index] = content["data"]
+            elif kind == "clear_output":
+                result.clears += 1
+                result.displays.clear()
+                result.display_ids.clear()
             elif kind == "error":
                 result.error = {"ename": content["ename"], "evalue": content["evalue"],
                                 "traceback": "\n".join(content["traceback"])}

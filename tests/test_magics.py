@@ -1,6 +1,12 @@
 """``%track`` line magics in a real kernel, and their errors as plain UsageError lines."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
 import pytest
 
 pytestmark = pytest.mark.slow  # a real kernel per test
@@ -90,3 +96,85 @@ def test_help_lists_every_subcommand(kernel):
     help_text = kernel.run("print(get_ipython().find_magic('track').__doc__)").stdout
     for sub in ("runs", "show", "compare", "seed", "off", "on", "status", "%%track"):
         assert sub in help_text
+
+
+# ------------------------------------------------------------ live summary line (issue 12)
+LONG_CELL = """%%track long
+import time
+for step in range(45):
+    log_metric("loss", 1 / (step + 1), step=step)
+    if step % 10 == 0:
+        log_metric("acc", step / 100)
+    time.sleep(0.1)
+"""
+
+
+def summary_displays(out) -> list[dict]:
+    return [d for d in out.displays if "[jupyter_tracker]" in d.get("text/plain", "")]
+
+
+def test_a_long_cell_shows_its_summary_line_updating_in_place_then_its_summary(kernel):
+    # Given a tracked cell that logs for about 4.5 s
+    kernel.run("from jupyter_tracker import log_metric")
+    # When it runs
+    out = kernel.run(LONG_CELL)
+    # Then its summary line was updated while it ran: at most once a second, elapsed time and the latest
+    # value and step of each metric, each update further on than the one before
+    live = [(at, bundle["text/plain"]) for at, bundle in out.updates if "running" in bundle["text/plain"]]
+    assert 2 <= len(live) <= 4, out.updates
+    gaps = [b[0] - a[0] for a, b in zip(live, live[1:])]
+    assert all(gap > 0.8 for gap in gaps), gaps
+    steps = [int(text.split("loss=")[1].split("@")[1].split()[0]) for _, text in live]
+    assert steps == sorted(steps) and steps[0] >= 15 and steps[-1] < 45, live
+    assert all(" | running | " in text and "acc=" in text for _, text in live)
+    assert all(text.split(" | ")[2].endswith("s") for _, text in live)  # elapsed, e.g. 3.0s
+    assert '<span class="jt-status" style="color:#1565c0' in out.updates[0][1]["text/html"]
+    # And it is one line: the same display now holds the final summary; no new line per update
+    (summary,) = summary_displays(out)
+    assert "| finished |" in summary["text/plain"] and "loss=0.0222" in summary["text/plain"]
+    assert out.display_ids[out.displays.index(summary)] is not None
+
+
+def test_a_short_cell_shows_only_its_summary(kernel):
+    out = kernel.run("%%track quick\nx = 1")
+    assert out.updates == [] and len(summary_displays(out)) == 1 and out.display_ids == [None]
+
+
+def test_a_cell_that_clears_its_output_still_ends_with_its_summary(kernel):
+    # Given a training loop that redraws its output (clear_output(wait=True)), as live-plotting loops do
+    kernel.run("from jupyter_tracker import log_metric\nfrom IPython.display import clear_output")
+    out = kernel.run("%%track redraw\nimport time\nfor step in range(30):\n"
+                     "    log_metric('loss', 1 / (step + 1), step=step)\n"
+                     "    clear_output(wait=True)\n    print('epoch', step)\n    time.sleep(0.1)")
+    # Then what is left in the cell, once it ends, is the final summary
+    assert out.clears == 30
+    (summary,) = summary_displays(out)
+    assert "| finished |" in summary["text/plain"]
+
+
+def test_a_failing_long_cell_ends_with_its_failed_summary_and_the_users_error(kernel):
+    out = kernel.run("%%track boom\nimport time\nfrom jupyter_tracker import log_metric\n"
+                     "log_metric('loss', 0.5)\ntime.sleep(3)\nraise ValueError('boom')", allow_error=True)
+    assert out.error["ename"] == "ValueError"
+    (summary,) = summary_displays(out)
+    assert "| failed |" in summary["text/plain"]
+    assert out.display_ids[out.displays.index(summary)] is not None  # the live line, not a new display
+
+
+def test_in_a_terminal_a_long_cell_prints_only_its_summary(tmp_path, tracker_db):
+    # Given IPython in a terminal (no display), running a tracked cell of about 3 s
+    script = tmp_path / "terminal.py"
+    script.write_text(textwrap.dedent("""
+        from IPython.terminal.interactiveshell import TerminalInteractiveShell
+        shell = TerminalInteractiveShell.instance()
+        shell.run_cell("%load_ext jupyter_tracker")
+        shell.run_cell("from jupyter_tracker import log_metric")
+        shell.run_cell("%%track long\\nimport time\\nfor step in range(30):\\n"
+                       "    log_metric('loss', 1 / (step + 1), step=step)\\n    time.sleep(0.1)")
+    """))
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120, cwd=tmp_path,
+                          env={**os.environ, "JUPYTER_TRACKER_DB": str(tracker_db)})
+    # Then the terminal shows one summary line, the final one
+    lines = [line for line in done.stdout.splitlines() if "[jupyter_tracker]" in line]
+    assert len(lines) == 1 and "| finished |" in lines[0], done.stdout + done.stderr
+    assert "running" not in done.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -287,3 +288,52 @@ def test_panel_displays_in_a_real_kernel_and_follows_its_runs(kernel):
     assert any("application/vnd.jupyter.widget-view+json" in d for d in again.displays)
     bad = kernel.run("%track panel --colour red", allow_error=True)
     assert bad.stderr.strip().startswith("UsageError:") and "Traceback" not in bad.stderr
+
+
+LIVE_SCRIPT = textwrap.dedent("""
+    import sys
+    import jupyter_tracker as jt
+    with jt.start_run("long-fit", experiment="churn"):
+        for step in range(40):
+            jt.log_metric("loss", 1 / (step + 1), step=step)
+        print("logged", flush=True)
+        sys.stdin.readline()  # runs until the test lets it finish
+        jt.log_metric("loss", 0.001, step=40)
+""")
+
+
+def test_refresh_shows_a_running_runs_latest_points(panel, tmp_path, tracker_db):
+    # Given a script in another process that has logged 40 points and is still running
+    script = tmp_path / "long_fit.py"
+    script.write_text(LIVE_SCRIPT)
+    writer = subprocess.Popen([sys.executable, str(script)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
+    try:
+        assert writer.stdout.readline().strip() == "logged"
+        deadline = time.monotonic() + 10
+        while True:  # the live writer flushes within about a second
+            panel.refresh_button.click()
+            row = panel.frame[panel.frame["name"] == "long-fit"]
+            if len(row) and row["metrics.loss"].iloc[0] == pytest.approx(1 / 40):
+                break
+            assert time.monotonic() < deadline, "the running run's points never reached the panel"
+            time.sleep(0.2)
+        # Then the panel shows it running, with its latest value, and its series so far
+        assert row["status"].iloc[0] == "running"
+        run_id = row["run_id"].iloc[0]
+        panel.select(run_id)
+        panel.details.selected_index = 1
+        panel.metric.value = "loss"
+        assert "loss by step</b> for" in panel.series_caption.value
+        assert image(panel.series_chart).startswith(PNG)
+        # When it ends, a refresh shows it finished with its last point
+        writer.stdin.write("done\n")
+        writer.stdin.flush()
+        assert writer.wait(timeout=60) == 0
+        panel.refresh_button.click()
+        row = panel.frame[panel.frame["run_id"] == run_id]
+        assert row["status"].iloc[0] == "finished" and row["metrics.loss"].iloc[0] == 0.001
+        assert api.get_run(run_id).metric_steps["loss"] == 41
+    finally:
+        writer.kill()
+        writer.wait()

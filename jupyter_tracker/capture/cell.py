@@ -18,7 +18,7 @@ from typing import Any, Callable
 from IPython.core.displayhook import DisplayHook
 
 from ..records import DataRef, MetricPoint, Run
-from ..render import one_line
+from ..render import LiveSummary, one_line
 from ..store import open_store
 from .recorder import Recorder, is_metric_number, recording
 from .code import (METRIC_NAMES, CellAnalysis, ExecutionLog, HistoryDigest, analyse, hidden_state,
@@ -27,9 +27,11 @@ from .env import shared_probe
 from .files import FileRead, file_watch
 from .params import estimator_params, is_estimator
 from .seeds import estimator_seeds, seed_hooks
+from .ticker import Ticker
 
 WARNING_PREFIX = "jupyter_tracker warning:"
 Finished = Callable[[Run, "Run | None", "TrackOptions"], None]
+Live = Callable[[LiveSummary], None]
 
 
 @dataclass
@@ -48,10 +50,14 @@ class TrackOptions:
 class CellTracker:
     """One per kernel: runs tracked cells and remembers what the kernel has seen."""
 
-    def __init__(self, shell: Any, finished: "Finished | None" = None) -> None:
+    def __init__(self, shell: Any, finished: "Finished | None" = None, live: "Live | None" = None) -> None:
         """``finished(run, previous, options)`` is called after each run is recorded (the magics show
-        the summary there, and the ``--baseline`` validation): ``previous`` is the run it compares with."""
+        the summary there, and the ``--baseline`` validation): ``previous`` is the run it compares with.
+        ``live(summary)`` is called from a background thread while a long cell runs, at most once a second
+        (the magics update the summary line in place there); never after the cell's ``finished``."""
         self.shell = shell
+        self._live = live
+        self._ticker = Ticker()
         self.enabled = True
         self.environment = shared_probe()
         self.seeds = seed_hooks()
@@ -92,6 +98,9 @@ class CellTracker:
                 self.seeds.end()
             return self._execute(cell, context.code)
         status, error, result = "finished", None, None
+        if self._live is not None:
+            self._ticker.watch(lambda: self._live(LiveSummary(  # type: ignore[misc]
+                recorder.run_id, recorder.name, recorder.elapsed(), recorder.latest_points())))
         try:
             with recording(recorder), self.files.watching():
                 result = self._execute(cell, context.code)
@@ -99,6 +108,8 @@ class CellTracker:
             status, error = "interrupted", exc
         except BaseException as exc:  # the user's exception, re-raised below unchanged
             status, error = "failed", exc
+        finally:
+            self._ticker.stop()
         step("record the run", self._finish, recorder, options, cell, context, status, error)
         if error is not None:
             raise error

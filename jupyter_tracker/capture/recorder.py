@@ -133,6 +133,8 @@ class Recorder:
         self._written = 0
         self._flush_lock = threading.Lock()
         self._live = False  # handed to the live writer (on the first point logged)
+        self._latest: dict[str, MetricPoint] = {}  # each metric's last point among points[:_scanned]
+        self._scanned = 0
         self._finishing = False
         if begin:
             self.begin()
@@ -185,6 +187,19 @@ class Recorder:
             self.store.append_metrics(self.run_id, self.points[self._written:end])
             self._written = end
 
+    def latest_points(self) -> dict[str, MetricPoint]:
+        """Each metric's latest point so far, in the order the names were first logged; looks only at the
+        points logged since the last call (the live summary line asks once a second, issue 12)."""
+        end = len(self.points)
+        latest = self._latest
+        for point in self.points[self._scanned:end]:
+            latest[point.name] = point
+        self._scanned = end
+        return dict(latest)
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._started
+
     def log_params(self, params: dict[str, Any]) -> None:
         self.params.update({str(k): v for k, v in params.items()})
 
@@ -215,7 +230,7 @@ class Recorder:
         end = self.clock()
         run = Run(
             run_id=self.run_id, experiment=self.experiment, name=self.name, status=status,
-            start=self.start, end=end, duration=time.perf_counter() - self._started, source=self.source,
+            start=self.start, end=end, duration=self.elapsed(), source=self.source,
             params={name: stable_value(value) for name, value in self.params.items()}, tags=self.tags, seeds=self.seeds,
             metrics={p.name: p.value for p in self.points},
             metric_steps={},
