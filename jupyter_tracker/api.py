@@ -22,7 +22,9 @@ from .capture.env import shared_probe
 from .capture.recorder import FINISHED_LISTENERS, Recorder, active_recorder, recording
 from .capture.seeds import GENERATORS, seed_hooks
 from .config import resolve_settings
-from .errors import StoreError, UsageProblem, positive_int
+from .render import csv_text, frame_json
+from .errors import (MAX_OFFSET, MAX_RUN_ID_CHARS, StoreError, UsageProblem, bounded_text, positive_int, run_id_list,
+                     search_text, whole_number)
 from .models.artifacts import (
     find_artifact,
     read_model,
@@ -193,15 +195,20 @@ def compare(*run_ids: str, db: str | os.PathLike | None = None) -> "Comparison":
         compare("3f2a", "9be0")
     """
 
+    run_ids = tuple(run_id_list(run_ids))
     if len(run_ids) < 2:
-        raise UsageProblem("compare needs at least two run ids")
+        raise UsageProblem("compare needs at least two different run ids")
     store = open_store(db, create=False)
-    return Comparison([store.get_run(run_id) for run_id in run_ids])
+    runs = list({run.run_id: run for run in map(store.get_run, run_ids)}.values())  # two prefixes of one run
+    if len(runs) < 2:
+        raise UsageProblem("compare needs at least two different runs")
+    return Comparison(runs)
 
 
 def metric_series(run_id: str, name: str, db: str | os.PathLike | None = None) -> "pandas.DataFrame":
     """The step series of one metric of one run: columns step, value, timestamp."""
-    return open_store(db, create=False).metric_series(run_id, name)
+    bounded_text("a run id", run_id, MAX_RUN_ID_CHARS)
+    return open_store(db, create=False).metric_series(run_id, bounded_text("metric name", name))
 
 
 def experiments(db: str | os.PathLike | None = None) -> list[str]:
@@ -229,11 +236,12 @@ def runs_page(
         page.total, [run.metrics["acc"] for run in page.runs]
     """
     if order not in ("asc", "desc"):
-        raise UsageProblem(f"order must be 'asc' or 'desc', not '{order}'")
-    for label, number, low, high in (("limit", limit, 0, MAX_PAGE), ("offset", offset, 0, None)):
-        if isinstance(number, bool) or not isinstance(number, int) or number < low or (high and number > high):
-            bounds = f"between {low} and {high}" if high else f"at least {low}"
-            raise UsageProblem(f"{label} must be a whole number {bounds}, not {number!r}")
+        raise UsageProblem(f"order must be 'asc' or 'desc', not '{order:.40}'")
+    whole_number("limit", limit, 0, MAX_PAGE)
+    whole_number("offset", offset, 0, MAX_OFFSET)
+    bounded_text("experiment", experiment)
+    bounded_text("sort", sort)
+    search_text(q)
     return open_store(db, create=False).runs_page(
         experiment=experiment, q=q, sort=sort, descending=order == "desc", limit=limit, offset=offset
     )
@@ -241,7 +249,7 @@ def runs_page(
 
 def experiment_summaries(q: str | None = None, db: str | os.PathLike | None = None) -> "list[ExperimentSummary]":
     """Experiments with how many of their runs match ``q`` (as in ``runs_page``), most recently active first."""
-    return open_store(db, create=False).experiment_summaries(q=q)
+    return open_store(db, create=False).experiment_summaries(q=search_text(q))
 
 
 def run_columns(db: str | os.PathLike | None = None) -> dict[str, list[str]]:
@@ -280,6 +288,12 @@ def store_status(db: str | os.PathLike | None = None) -> dict[str, Any]:
     return status
 
 
+def check_integrity(db: str | os.PathLike | None = None) -> None:
+    """SQLite's quick check of the whole store; ``StoreDamaged`` if it fails (then nothing more is written to
+    it by this process). rerun and batch call it before they start writing (issue 13)."""
+    open_store(db, create=False).check_integrity()
+
+
 def doctor(interrupted: "list[str] | tuple[str, ...]" = (), hosts_down: "list[str] | tuple[str, ...]" = (),
            db: str | os.PathLike | None = None) -> list[DoctorCheck]:
     """Integrity checks of the store and its artifact files; runs of killed processes of this host are marked
@@ -294,15 +308,15 @@ def doctor(interrupted: "list[str] | tuple[str, ...]" = (), hosts_down: "list[st
     return open_store(db, create=False).doctor(interrupted=interrupted, hosts_down=hosts_down)
 
 
-def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike | None = None) -> Path:
-    """Write the runs table to ``path`` as csv, json (one object per run) or parquet."""
+def export(path: str | os.PathLike, format: str = "csv", db: str | os.PathLike | None = None,
+           formulas: bool = False) -> Path:
+    """Write the runs table to ``path`` as csv, json (one object per run) or parquet. In csv, text cells
+    starting with = + - @ get a leading ``'`` (a spreadsheet shows them as text), unless ``formulas``."""
     frame = runs(db=db)
     path = Path(path)
     if format == "csv":
-        frame.to_csv(path, index=False)
+        path.write_text(csv_text(frame, formulas), encoding="utf-8")
     elif format == "json":
-        from .render import frame_json
-
         path.write_text(frame_json(frame) + "\n", encoding="utf-8")
     elif format == "parquet":
         try:

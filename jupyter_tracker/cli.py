@@ -19,10 +19,14 @@ import click
 from . import api, repro
 from .config import resolve_settings
 from .repro.batch import parse_grid, parse_value
-from .render import frame_json, json_text
+from .render import csv_text, frame_json, json_text, terminal_safe
 from .errors import TrackerError, UsageProblem
 
 FORMATS = click.Choice(["table", "csv", "json"])
+CSV_FORMULAS = click.option(
+    "--csv-formulas", is_flag=True,
+    help="CSV: keep text cells starting with = + - @ as they are (by default they get a leading ' so that "
+         "a spreadsheet shows them as text instead of running them).")
 # Bounds of what one command starts: beyond them a typo (a repeat of 10**20) would build executions
 # until memory runs out, or start thousands of kernels at once, instead of saying so.
 MAX_EXECUTIONS = 100_000
@@ -46,9 +50,20 @@ class TrackerGroup(click.Group):
             _fail(ctx, _os_error_text(error), UsageProblem.exit_code)
 
 
+def _say(text: str, err: bool = False) -> None:
+    """Text for a person at a terminal: control characters and bidirectional overrides in values (a run
+    named to clear the screen, or to read backwards) are shown as escapes (issue 13)."""
+    click.echo(terminal_safe(text), err=err)
+
+
+def _data(text: str, newline: bool = True) -> None:
+    """JSON or CSV for a program: every value exactly as recorded."""
+    click.echo(text, nl=newline)
+
+
 def _fail(ctx: click.Context, message: str, exit_code: int) -> None:
     lines = message.strip().splitlines() or ["failed"]
-    click.echo(f"Error: {lines[0]}", err=True)
+    _say(f"Error: {lines[0]}", err=True)
     ctx.exit(exit_code)
 
 
@@ -145,73 +160,78 @@ def cli(ctx: click.Context, db: str | None) -> None:
 @click.option("--name", "-n", help="Only runs with this name.")
 @click.option("--last", "-l", type=click.IntRange(min=1), help="Only the N most recent runs.")
 @click.option("--format", "-f", "fmt", type=FORMATS, default="table", show_default=True)
+@CSV_FORMULAS
 @click.pass_obj
-def runs(obj: dict, experiment: str | None, name: str | None, last: int | None, fmt: str) -> None:
+def runs(obj: dict, experiment: str | None, name: str | None, last: int | None, fmt: str, csv_formulas: bool) -> None:
     """List runs, oldest first, with their params, final metrics and tags."""
     last = None if last is None else min(last, MAX_ROWS)
     frame = api.runs(experiment=experiment, name=name, last=last, db=obj["db"])
     if fmt == "table":
         frame = frame.assign(run_id=frame["run_id"].str[:8], start=frame["start"].dt.strftime("%Y-%m-%d %H:%M:%S"))
-    _echo_frame(frame, fmt, empty="no runs")
+    _echo_frame(frame, fmt, empty="no runs", formulas=csv_formulas)
 
 
 @cli.command()
 @click.argument("run")
 @click.option("--format", "-f", "fmt", type=FORMATS, default="table", show_default=True)
+@CSV_FORMULAS
 @click.pass_obj
-def show(obj: dict, run: str, fmt: str) -> None:
+def show(obj: dict, run: str, fmt: str, csv_formulas: bool) -> None:
     """Everything recorded about RUN (any unique prefix of its id)."""
     record = api.get_run(run, db=obj["db"])
     if fmt == "table":
-        click.echo(str(record))
+        _say(str(record))
     elif fmt == "json":
-        click.echo(json_text(record.to_dict()))  # the very shape of the server's runs/<id> route
+        _data(json_text(record.to_dict()))  # the very shape of the server's runs/<id> route
     else:
         import pandas as pd
 
         rows = [("run", k, v) for k, v in record.to_dict().items() if not isinstance(v, (dict, list))]
         rows += [("param", k, v) for k, v in record.params.items()]
         rows += [("metric", k, v) for k, v in record.metrics.items()]
+        rows += [("tag", k, v) for k, v in record.tags.items()]
         rows += [("seed", s.source, s.value) for s in record.seeds]
         rows += [(r.role, r.name, r.fingerprint.hash if r.fingerprint else r.note) for r in record.inputs + record.outputs]
-        click.echo(pd.DataFrame(rows, columns=["section", "key", "value"]).to_csv(index=False), nl=False)
+        _data(csv_text(pd.DataFrame(rows, columns=["section", "key", "value"]), csv_formulas), newline=False)
 
 
 @cli.command()
 @click.argument("runs", nargs=-1, required=True)
 @click.option("--format", "-f", "fmt", type=FORMATS, default="table", show_default=True)
+@CSV_FORMULAS
 @click.pass_obj
-def compare(obj: dict, runs: tuple[str, ...], fmt: str) -> None:
+def compare(obj: dict, runs: tuple[str, ...], fmt: str, csv_formulas: bool) -> None:
     """Compare two or more RUNS side by side: params, seeds, data, metrics, code, packages."""
     comparison = api.compare(*runs, db=obj["db"])
     if fmt == "table":
-        click.echo(str(comparison))
+        _say(str(comparison))
     elif fmt == "json":
-        click.echo(json_text(comparison.to_dict()))
+        _data(json_text(comparison.to_dict()))
     else:
         import pandas as pd
 
         frames = {"params": comparison.params_frame(), "metrics": comparison.metrics_frame(),
                   "data": comparison.data_frame()}
         combined = pd.concat(frames, names=["section", "key"])
-        click.echo(combined.to_csv(), nl=False)
+        _data(csv_text(combined, csv_formulas, index=True), newline=False)
 
 
 @cli.command()
 @click.option("--format", "-f", "fmt", type=click.Choice(["csv", "json", "parquet"]), default="csv", show_default=True)
 @click.option("--output", "-o", type=OutputPath(), help="File to write (default: stdout; parquet needs a file).")
+@CSV_FORMULAS
 @click.pass_obj
-def export(obj: dict, fmt: str, output: str | None) -> None:
+def export(obj: dict, fmt: str, output: str | None, csv_formulas: bool) -> None:
     """Export the runs table as csv, json or parquet."""
     if output is None:
         if fmt == "parquet":
             raise click.UsageError("parquet export needs --output FILE")
         frame = api.runs(db=obj["db"])
-        click.echo(frame.to_csv(index=False) if fmt == "csv" else frame_json(frame))
+        _data(csv_text(frame, csv_formulas) if fmt == "csv" else frame_json(frame))
         return
     with _writing(output):
-        path = api.export(output, format=fmt, db=obj["db"])
-    click.echo(f"wrote {path}", err=True)
+        path = api.export(output, format=fmt, formulas=csv_formulas, db=obj["db"])
+    _say(f"wrote {path}", err=True)
 
 
 @cli.command()
@@ -226,10 +246,10 @@ def doctor(obj: dict, interrupted: tuple[str, ...], hosts_down: tuple[str, ...])
     """Check the store's integrity and its artifact files; mark runs of killed processes of this host
     interrupted and remove files they left half-written. Exit 1 if a check fails."""
 
-    click.echo(f"store: {resolve_settings(obj['db']).db_path}")
+    _say(f"store: {resolve_settings(obj['db']).db_path}")
     checks = api.doctor(interrupted=list(interrupted), hosts_down=list(hosts_down), db=obj["db"])
     for check in checks:
-        click.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+        _say(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
     if not all(check.ok for check in checks):
         sys.exit(1)
 
@@ -255,7 +275,7 @@ def rerun(obj: dict, run: str, repeat: int, rtol: float | None, atol: float | No
     """
     verdict = repro.rerun(run, repeat=repeat, rtol=rtol, atol=atol, workers=workers, timeout=timeout,
                         kernel_name=kernel_name, db=obj["db"], strict=strict)
-    click.echo(json_text(verdict.to_dict()) if fmt == "json" else str(verdict))
+    _data(json_text(verdict.to_dict())) if fmt == "json" else _say(str(verdict))
     sys.exit(verdict.exit_code)
 
 
@@ -297,7 +317,7 @@ def batch(obj: dict, notebook: str, parameters: tuple[tuple[str, str], ...], gri
                        grid=grid, repeat=repeat, workers=workers, output_dir=output_dir,
                        scheduler=scheduler, rtol=rtol, atol=atol, timeout=timeout, kernel_name=kernel_name,
                        db=obj["db"], strict=strict)
-    click.echo(str(report))
+    _say(str(report))
     _write_html(report, html_file)
     sys.exit(report.exit_code)
 
@@ -313,7 +333,7 @@ def report(obj: dict, batch_id: str, html_file: str | None, rtol: float | None, 
            strict: bool) -> None:
     """The report of batch BATCH again, as text (and as an HTML page with charts)."""
     result = repro.report(batch_id, rtol=rtol, atol=atol, db=obj["db"], strict=strict)
-    click.echo(str(result))
+    _say(str(result))
     _write_html(result, html_file)
 
 
@@ -321,7 +341,7 @@ def _write_html(report: Any, html_file: str | None) -> None:
     if html_file:
         with _writing(html_file), open(html_file, "w", encoding="utf-8") as handle:
             handle.write(report.to_html_page())
-        click.echo(f"wrote {html_file}", err=True)
+        _say(f"wrote {html_file}", err=True)
 
 
 # ------------------------------------------------------- versioning and validation (issue 6)
@@ -373,7 +393,7 @@ def promote(obj: dict, run: str, stage: str, model: str, force: bool, rules: tup
     """Promote RUN's model to a stage, after validating it against the stage's current holder."""
     event = api.promote(run, stage=stage, name=model, force=force, rules=list(rules) or None,
                         thresholds=_thresholds(psi, ks, null_rate), db=obj["db"])
-    click.echo(str(event))
+    _say(str(event))
 
 
 @cli.command()
@@ -382,7 +402,7 @@ def promote(obj: dict, run: str, stage: str, model: str, force: bool, rules: tup
 @click.pass_obj
 def rollback(obj: dict, stage: str, model: str) -> None:
     """Give a stage back to the model promoted there before the current one."""
-    click.echo(str(api.rollback(name=model, stage=stage, db=obj["db"])))
+    _say(str(api.rollback(name=model, stage=stage, db=obj["db"])))
 
 
 @cli.command()
@@ -398,7 +418,7 @@ def validate(obj: dict, run: str, baseline: str, model: str, rules: tuple[str, .
     """Validate RUN against a baseline: metric rules, schema, null rates and drift. Exit 1 if a check fails."""
     result = api.validate(run, baseline=baseline, rules=list(rules) or None, name=model,
                           thresholds=_thresholds(psi, ks, null_rate), db=obj["db"])
-    click.echo(str(result) if fmt == "table" else json_text(result.to_dict()))
+    _say(str(result)) if fmt == "table" else _data(json_text(result.to_dict()))
     if not result.passed:
         sys.exit(1)
 
@@ -421,18 +441,18 @@ def push(obj: dict, uri: str, runs: tuple[str, ...], experiment: str | None, dry
 
     report = push_runs(uri, runs=list(runs) or None, experiment=experiment, dry_run=dry_run, workers=workers,
                        db=obj["db"])
-    click.echo(str(report))
+    _say(str(report))
 
 
-def _echo_frame(frame: Any, fmt: str, empty: str) -> None:
+def _echo_frame(frame: Any, fmt: str, empty: str, formulas: bool = False) -> None:
     if fmt == "csv":
-        click.echo(frame.to_csv(index=False), nl=False)
+        _data(csv_text(frame, formulas), newline=False)
     elif fmt == "json":
-        click.echo(frame_json(frame))
+        _data(frame_json(frame))
     elif frame.empty:
-        click.echo(empty)
+        _say(empty)
     else:
-        click.echo(frame.to_string(index=False, na_rep="-"))
+        _say(frame.to_string(index=False, na_rep="-"))
 
 
 def main() -> None:

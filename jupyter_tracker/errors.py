@@ -6,6 +6,11 @@ and the server's base handler. Messages always name the offending input.
 """
 
 
+def shortened(text: str, limit: int = 40) -> str:
+    """An input quoted in a message: at most ``limit`` characters, marked when cut."""
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text):,} characters)"
+
+
 class TrackerError(Exception):
     """Base class: a problem the user can act on, reported as one line."""
 
@@ -27,7 +32,7 @@ class RunNotFound(TrackerError):
     http_status = 404
 
     def __init__(self, prefix: str):
-        super().__init__(f"no run matches '{prefix}'")
+        super().__init__(f"no run matches '{shortened(prefix)}'")
         self.prefix = prefix
 
 
@@ -49,7 +54,18 @@ class StoreError(TrackerError):
     """The store file cannot be used: corrupt, not ours, newer schema, missing."""
 
     exit_code = 4
-    http_status = 500
+    http_status = 503  # the request was fine; the store behind it is not usable
+
+
+class StoreDamaged(StoreError):
+    """SQLite found the store damaged (an integrity check, or a read that met a damaged page): from then on
+    this process neither writes to it nor reads from it, and says how to recover (issue 13)."""
+
+    def __init__(self, path: object, detail: str):
+        super().__init__(
+            f"store {path} is damaged ({detail}); nothing more is written to it: "
+            f"run `jupyter-tracker --db {path} doctor` for how to recover")
+        self.path, self.detail = path, detail
 
 
 class NoActiveRun(TrackerError):
@@ -123,7 +139,7 @@ class JobNotFound(TrackerError):
     http_status = 404
 
     def __init__(self, job_id: str):
-        super().__init__(f"no job '{job_id}' in this server (jobs are kept until the server restarts)")
+        super().__init__(f"no job '{shortened(job_id)}' in this server (jobs are kept until the server restarts)")
         self.job_id = job_id
 
 
@@ -154,3 +170,62 @@ def positive_int(name: str, value: object, of: str = "") -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise UsageProblem(f"{name} must be a positive number{f' of {of}' if of else ''}, not {value!r}")
     return value
+
+
+# ------------------------------------------------------------------ input bounds
+# What a request or a command may ask for (issue 13): beyond these, one UsageProblem naming the input,
+# never a query the store cannot run or an answer without bound. The README's "Security and limits"
+# lists them.
+MAX_OFFSET = 10**12  # rows skipped by a page: far beyond any store, far below SQLite's 64-bit integers
+MAX_SEARCH_WORDS = 20
+MAX_SEARCH_CHARS = 1000
+MAX_COMPARED = 50  # runs in one comparison
+MAX_TEXT_CHARS = 10_000  # an experiment, a run name or a metric name given as a filter or in a path
+MAX_RUN_ID_CHARS = 64  # a run id is 32 hex digits; a prefix is shorter
+
+
+def whole_number(name: str, value: object, low: int, high: int) -> int:
+    """``value`` when it is a whole number from ``low`` to ``high``, else a UsageProblem naming ``name``.
+
+    >>> whole_number("offset", 10**20, 0, MAX_OFFSET)
+    Traceback (most recent call last):
+    ...
+    jupyter_tracker.errors.UsageProblem: offset must be a whole number from 0 to 1,000,000,000,000, not 100000000000000000000
+    """
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise UsageProblem(f"{name} must be a whole number from {low:,} to {high:,}, not {value!r:.40}")
+    return value
+
+
+def bounded_text(name: str, value: str | None, limit: int = MAX_TEXT_CHARS) -> str | None:
+    """``value`` when it is at most ``limit`` characters, else a UsageProblem naming ``name``."""
+    if value is not None and len(value) > limit:
+        raise UsageProblem(f"{name} must be at most {limit:,} characters, not {len(value):,}")
+    return value
+
+
+def search_text(q: str | None) -> str | None:
+    """A search of at most ``MAX_SEARCH_WORDS`` words and ``MAX_SEARCH_CHARS`` characters.
+
+    >>> search_text("rf  churn")
+    'rf  churn'
+    """
+    bounded_text("q", q, MAX_SEARCH_CHARS)
+    if q is not None and len(q.split()) > MAX_SEARCH_WORDS:
+        raise UsageProblem(f"q must be at most {MAX_SEARCH_WORDS} words, not {len(q.split()):,}")
+    return q
+
+
+def run_id_list(ids: "list[str] | tuple[str, ...]", most: int = MAX_COMPARED) -> list[str]:
+    """Run ids (or prefixes, of any case) without repeats, in their first order: at most ``most``, each of a
+    sane length.
+
+    >>> run_id_list(["3f2a", "9be0", "3F2A "])
+    ['3f2a', '9be0']
+    """
+    unique = list(dict.fromkeys(run_id.strip().lower() for run_id in ids))
+    if len(unique) > most:
+        raise UsageProblem(f"at most {most} runs can be compared at once, not {len(unique):,}")
+    for run_id in unique:
+        bounded_text("a run id", run_id, MAX_RUN_ID_CHARS)
+    return unique

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import os
 import numbers
+import os
+import re
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -20,11 +21,25 @@ if TYPE_CHECKING:  # the records call these renderings; render only reads them
 STATUS_COLOURS = {"finished": "#2e7d32", "failed": "#c62828", "interrupted": "#ef6c00", "running": "#1565c0"}
 
 
+def format_number(value: float, digits: int = 6, signed: bool = False) -> str:
+    """A float for a person: ``digits`` significant digits, and NaN, ∞ and −∞ named as everywhere else
+    (the sidebar, the panel, the charts: issue 13).
+
+    >>> format_number(0.123456789), format_number(float("-inf")), format_number(float("inf"), signed=True)
+    ('0.123457', '−∞', '+∞')
+    """
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return ("+∞" if signed else "∞") if value > 0 else "−∞"
+    return f"{value:+.{digits}g}" if signed else f"{value:.{digits}g}"
+
+
 def format_value(value: Any, width: int = 60) -> str:
     if getattr(value, "ndim", None) == 0 and hasattr(value, "item"):
         value = value.item()  # numpy scalars (a runs() column of nullable ints holds them): 200, not np.int64(200)
     if isinstance(value, float):
-        text = "nan" if math.isnan(value) else f"{value:.6g}"
+        text = format_number(value)
     elif isinstance(value, str):
         text = value
     else:
@@ -32,22 +47,76 @@ def format_value(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+# ------------------------------------------------------------- safe output
+# Values a terminal would act on (issue 13): C0 and C1 control characters but tab and newline (ESC starts
+# the sequences that clear the screen, retitle the window, recolour), DEL, and the bidirectional
+# overrides and isolates that reverse the visible text (U+202E). Shown as \x1b, \u202e.
+_TERMINAL_UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Cells a spreadsheet would run as a formula: the usual neutralisation is a leading apostrophe.
+FORMULA_LEADS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def terminal_safe(text: str) -> str:
+    r"""``text`` with what a terminal would act on shown as escapes; tabs and newlines kept.
+
+    >>> terminal_safe("run\x1b[2J \u202eevil")
+    'run\\x1b[2J \\u202eevil'
+    """
+    return _TERMINAL_UNSAFE.sub(lambda m: f"\\x{ord(m[0]):02x}" if ord(m[0]) <= 0xFF else f"\\u{ord(m[0]):04x}",
+                                text)
+
+
+def formula_safe(value: Any) -> Any:
+    r"""A text cell that a spreadsheet would run as a formula, with a leading ``'``; anything else as it is.
+
+    >>> formula_safe("=HYPERLINK(\"http://x\")"), formula_safe("-1"), formula_safe(-1), formula_safe("rf")
+    ('\'=HYPERLINK("http://x")', "'-1", -1, 'rf')
+    """
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_LEADS) else value
+
+
+def csv_text(frame: Any, formulas: bool = False, index: bool = False) -> str:
+    """A DataFrame as CSV. Unless ``formulas``, text cells, headers and index labels starting with
+    = + - @ (or a tab or CR) get a leading ``'``, so that a spreadsheet shows them as text (formula
+    injection); numbers are never changed."""
+    if not formulas:
+        from pandas.api.types import is_object_dtype, is_string_dtype  # the frame's own library, loaded
+
+        frame = frame.copy()
+        frame.columns = [formula_safe(c) for c in frame.columns]
+        for column in frame.columns:
+            if is_object_dtype(frame[column]) or is_string_dtype(frame[column]):
+                frame[column] = frame[column].map(formula_safe)
+        if index:
+            frame.index = frame.index.map(
+                lambda label: tuple(map(formula_safe, label)) if isinstance(label, tuple) else formula_safe(label))
+    return frame.to_csv(index=index)
+
+
 def json_text(value: Any) -> str:
-    """Strict JSON (no bare NaN or Infinity): NaN becomes null, +/-Inf the strings "Infinity"/"-Infinity"."""
+    """Strict JSON (no bare NaN or Infinity): the non-finite numbers are the strings "NaN", "Infinity" and
+    "-Infinity" (see ``json_safe``)."""
     return json.dumps(json_safe(value), indent=1, ensure_ascii=False, allow_nan=False)
 
 
 def frame_json(frame: Any) -> str:
-    """A DataFrame as strict JSON, one object per row, timestamps in ISO 8601."""
-    return json_text(frame.to_dict(orient="records"))
+    """A DataFrame as strict JSON, one object per row, timestamps in ISO 8601. A table's empty cell (NaN:
+    the run has no such metric, param or tag) is null."""
+    rows = frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+    return json_text(rows)
 
 
 def json_safe(value: Any) -> Any:
-    """A value strict JSON can hold: NaN is None, infinities are the strings "Infinity"/"-Infinity",
-    timestamps ISO 8601, paths strings, numpy scalars Python numbers, pandas' missing values None."""
+    """A value strict JSON can hold: NaN and the infinities are the strings "NaN", "Infinity" and
+    "-Infinity" (a NaN metric is a value, not a missing one: issue 13), timestamps ISO 8601, paths strings,
+    numpy scalars Python numbers, pandas' missing values None.
+
+    >>> json_safe({"loss": float("nan"), "up": float("inf"), "down": -float("inf"), "acc": 0.5})
+    {'loss': 'NaN', 'up': 'Infinity', 'down': '-Infinity', 'acc': 0.5}
+    """
     if isinstance(value, float):
         if math.isnan(value):
-            return None
+            return "NaN"
         return value if math.isfinite(value) else ("Infinity" if value > 0 else "-Infinity")
     if isinstance(value, dict):
         return {str(k): json_safe(v) for k, v in value.items()}
@@ -97,8 +166,7 @@ def format_time(timestamp: float | None) -> str:
 def format_delta(value: float, before: float | None) -> str:
     if before is None or math.isnan(before) or math.isnan(value):
         return "new" if before is None else ""
-    delta = value - before
-    return "=" if delta == 0 else f"{delta:+.4g}"
+    return "=" if value == before else format_number(value - before, 4, signed=True)
 
 
 def describe_ref(ref: DataRef) -> str:
@@ -366,6 +434,13 @@ def table_cell(value: Any, width: int = 40) -> str:
     return " ".join(format_value(value, width).split("\n"))
 
 
+def _hover(value: Any, width: int) -> str:
+    """A ``title`` attribute with the value in full (up to 2,000 characters) where the cell shows it cut."""
+    if not isinstance(value, str) or len(value) <= width:
+        return ""
+    return f" title='{escape(format_value(value, 2000), quote=True)}'"
+
+
 def runs_table_html(frame: Any, selected: Any = (), first_row: int = 1) -> str:
     """A runs() DataFrame (or a page of it) as an HTML table: escaped, selected runs highlighted.
 
@@ -375,7 +450,8 @@ def runs_table_html(frame: Any, selected: Any = (), first_row: int = 1) -> str:
     """
     selected = set(selected)
     columns = [c for c in frame.columns if c != "run_id"]
-    head = "".join(f"<th style='text-align:left;padding:2px 6px'>{escape(str(c))}</th>" for c in ["#", "run", *columns])
+    head = "".join(f"<th style='text-align:left;padding:2px 6px'{_hover(str(c), 40)}>{escape(format_value(str(c), 40))}</th>"
+                   for c in ["#", "run", *columns])
     rows = []
     for number, (_, row) in enumerate(frame.iterrows(), start=first_row):
         run_id = str(row.get("run_id", ""))
@@ -393,7 +469,7 @@ def runs_table_html(frame: Any, selected: Any = (), first_row: int = 1) -> str:
                 style += f";color:{STATUS_COLOURS.get(text, '#555')}"
             elif isinstance(value, numbers.Real) and not isinstance(value, bool):
                 style += ";text-align:right"
-            cells.append(f"<td style='{style}'>{escape(text)}</td>")
+            cells.append(f"<td style='{style}'{_hover(value, 40)}>{escape(text)}</td>")
         background = "background:#e3f2fd;" if chosen else ""
         rows.append(f"<tr class='jt-run{' jt-selected' if chosen else ''}' style='{background}'>{''.join(cells)}</tr>")
     if not rows:

@@ -176,6 +176,38 @@ def damage_all_but_schema(path: Path) -> None:
     path.write_bytes(bytes(data))
 
 
+def damaged_in_one_page(path: Path, runs: int = 120) -> str:
+    """A store of ``runs`` runs with a metric series each, one page of its metric points overwritten (the
+    quiet damage a disk does), and the id of a run whose own pages are sound: reading that run works, so
+    only SQLite's integrity check finds the damage."""
+    import sqlite3
+
+    from jupyter_tracker.store import Store
+    from helpers import record_run
+
+    store = Store(path)
+    ids = [record_run(store, "train", params={"i": i}, series={"loss": [1.0 / (s + 1) for s in range(40)]})
+           for i in range(runs)]
+    store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+        leaves = [row[0] for row in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'metrics' AND pagetype = 'leaf' ORDER BY pageno")]
+    conn.close()
+    data = bytearray(path.read_bytes())
+    page = leaves[len(leaves) // 2]
+    data[(page - 1) * page_size:page * page_size] = b"\xff" * page_size
+    path.write_bytes(bytes(data))
+    for run_id in ids:
+        try:
+            Store(path, create=False).get_run(run_id)
+            return run_id
+        except Exception:  # noqa: BLE001  (its points were on the damaged page: try the next run)
+            continue
+    raise AssertionError("no run of the damaged store could be read")
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Any:
     """Keep each phase's report on the test item, so a fixture can tell that its test failed

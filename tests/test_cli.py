@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import os
 import random
 import sqlite3
@@ -278,18 +279,51 @@ def damage_after_first_page(path: Path) -> None:
     damage_all_but_schema(path)  # the schema's pages survive (more than the first since schema v4)
 
 
-def test_store_damaged_inside_gives_one_error_line_and_doctor_reports_it(populated, tracker_db):
-    # Given a store whose pages after the first (the schema) are overwritten
+DAMAGED_STORE_COMMANDS = [["runs"], ["show", "abc0"], ["compare", "abc0", "abc1"], ["export"], ["registry"],
+                          ["promote", "abc0", "--force"], ["rollback"],
+                          ["rerun", "abc0"], ["doctor", "--interrupted", "abc0"]]
+
+
+@pytest.mark.parametrize("args", DAMAGED_STORE_COMMANDS, ids=lambda args: "-".join(args))
+def test_every_command_on_a_damaged_store_is_one_error_line_and_writes_nothing(populated, tracker_db, args):
+    # Given a store whose pages after the schema's are overwritten
     with sqlite3.connect(tracker_db) as conn:  # fold the WAL into the file first
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     damage_after_first_page(tracker_db)
-    # When runs are listed, then one error line says the store cannot be read
-    assert_clean_failure(run_cli("runs", db=tracker_db), 4, "cannot read store", "malformed")
-    # And doctor reports the failed integrity check and exits 1, without a traceback
-    result = run_cli("doctor", db=tracker_db)
-    assert result.code == 1 and "Traceback" not in result.stdout + result.stderr
-    assert "FAIL integrity" in result.stdout
+    before = tracker_db.read_bytes()
+    # When a command reads or writes it
+    result = run_cli(*args, db=tracker_db)
+    # Then doctor reports the damage and how to recover (exit 1); every other command is one error line
+    if args[0] == "doctor":
+        assert result.code == 1 and "Traceback" not in result.stdout + result.stderr
+        assert "FAIL integrity: " in result.stdout and "malformed" in result.stdout
+        assert 'FAIL recover: the store is read-only until it is replaced' in result.stdout
+        assert '".recover" | sqlite3' in result.stdout
+    else:
+        assert_clean_failure(result, 4, f"store {tracker_db} is damaged (database disk image is malformed)",
+                             "doctor` for how to recover")
+    # And the file is as it was
+    assert tracker_db.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", ["rerun", "batch"])
+def test_a_store_damaged_where_no_read_looks_is_refused_before_any_execution(tracker_db, tmp_path, command):
+    # Given a store damaged in one page of metric points, and a run that still reads fine
+    from conftest import damaged_in_one_page
+
+    run_id = damaged_in_one_page(tracker_db)
+    before = tracker_db.read_bytes()
+    notebook = tmp_path / "nb.ipynb"
+    notebook.write_text(json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}))
+    assert run_cli("show", run_id[:8], db=tracker_db).code == 0
+    # When it is rerun, or a batch would record into the store
+    args = ["rerun", run_id[:8]] if command == "rerun" else ["batch", str(notebook)]
+    result = run_cli(*args, db=tracker_db)
+    # Then SQLite's check refuses it before any kernel starts, and the file is as it was
+    assert_clean_failure(result, 4, f"store {tracker_db} is damaged (", "doctor` for how to recover")
+    assert tracker_db.read_bytes() == before
+    assert not (tracker_db.parent / "reruns").exists()
 
 
 @pytest.mark.parametrize("args, fragment", [
@@ -298,6 +332,14 @@ def test_store_damaged_inside_gives_one_error_line_and_doctor_reports_it(populat
     (["show", "abc", "--format", "yaml"], "'yaml' is not one of"),
     (["export", "--format", "parquet"], "parquet export needs --output"),
     (["frobnicate"], "No such command 'frobnicate'"),
+    (["runs", "--last", "9" * 5000], "is not a valid integer"),
+    (["rerun", "abc0", "--repeat", "0"], "0 is not in the range 1<=x<=100000"),
+    (["rerun", "abc0", "--repeat", "99999999999999999999"], "is not in the range 1<=x<=100000"),
+    (["rerun", "abc0", "--workers", "5000"], "5000 is not in the range 1<=x<=1024"),
+    (["rerun", "abc0", "--timeout", "0"], "0 is not in the range 1<=x<=1000000000"),
+    (["rerun", "abc0", "--rtol", "nan"], "nan is not a finite number"),
+    (["rerun", "abc0", "--atol", "-1"], "-1.0 is not in the range x>=0"),
+    (["push", "http://127.0.0.1:1", "--workers", "0"], "0 is not in the range"),
 ])
 def test_bad_option_is_a_usage_error(chosen_ids, tracker_db, args, fragment):
     result = run_cli(*args, db=tracker_db)
@@ -306,7 +348,18 @@ def test_bad_option_is_a_usage_error(chosen_ids, tracker_db, args, fragment):
 
 def test_compare_needs_two_runs(chosen_ids, tracker_db):
     result = run_cli("compare", "abc0", db=tracker_db)
-    assert_clean_failure(result, 2, "compare needs at least two run ids")
+    assert_clean_failure(result, 2, "compare needs at least two different run ids")
+    result = run_cli("compare", "abc0", "abc0", "ABC0", db=tracker_db)  # repeats count once
+    assert_clean_failure(result, 2, "compare needs at least two different run ids")
+    result = run_cli("compare", *[f"{i:04x}" for i in range(51)], db=tracker_db)
+    assert_clean_failure(result, 2, "at most 50 runs can be compared at once, not 51")
+
+
+def test_a_huge_last_means_every_run_and_a_huge_prefix_is_one_short_line(chosen_ids, tracker_db):
+    result = run_cli("runs", "--last", "9" * 30, "--format", "json", db=tracker_db)
+    assert result.code == 0 and len(json.loads(result.stdout)) == len(chosen_ids)
+    result = run_cli("show", "a" * 100_000, db=tracker_db)
+    assert len(assert_clean_failure(result, 3, "no run matches 'aaaa")) < 200
 
 
 # --------------------------------------------------------------- entry points
@@ -323,6 +376,75 @@ def test_jupyter_tracker_and_jupyter_tracker_subcommand_show_help():
         assert all(command in done.stdout for command in ("runs", "show", "compare", "export", "doctor"))
 
 
+# ------------------------------------------------------------ safe output (issue 13)
+HOSTILE_NAME = "train\x1b]0;pwned\x07\x1b[2J\x1b[31m\u202eevil\x9b"
+FORMULA = "=HYPERLINK(\"http://attacker\",\"x\")"
+
+
+@pytest.fixture
+def hostile_runs(tracker_db, tmp_path, monkeypatch) -> list[str]:
+    """Two runs whose name, param and tag hold terminal escapes, a bidi override and spreadsheet formulas."""
+    monkeypatch.chdir(tmp_path)
+    ids = []
+    for value in (1, 2):
+        with jt.start_run(HOSTILE_NAME) as run:
+            jt.log_param("cmd", FORMULA)
+            jt.log_param("n", value)
+            jt.set_tag("note", "@SUM(A1:A9)\x1b[?25l")
+            jt.log_metric("loss", -0.5 * value)
+        ids.append(run.run_id)
+    return ids
+
+
+@pytest.mark.parametrize("command", [["runs"], ["show", "{a}"], ["compare", "{a}", "{b}"]], ids=lambda c: c[0])
+def test_terminal_output_shows_control_characters_and_bidi_overrides_as_escapes(hostile_runs, tracker_db, command):
+    # When a table is printed for a person at a terminal
+    a, b = (run_id[:8] for run_id in hostile_runs)
+    result = run_cli(*[part.format(a=a, b=b) for part in command], db=tracker_db)
+    assert result.code == 0, result.stderr
+    # Then no control character nor bidi override reaches the terminal; each is shown as an escape
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]", result.stdout)
+    assert "\\x1b]0;pwned\\x07\\x1b[2J" in result.stdout and "\\u202eevil\\x9b" in result.stdout
+
+
+def test_an_error_naming_a_hostile_input_is_escaped_too(hostile_runs, tracker_db):
+    result = run_cli("show", "\x1b[2J", db=tracker_db)
+    assert result.code == 3 and "\x1b" not in result.stderr and "\\x1b[2j" in result.stderr
+
+
+def test_json_keeps_hostile_values_exact(hostile_runs, tracker_db):
+    shown = json.loads(run_cli("show", hostile_runs[0][:8], "-f", "json", db=tracker_db).stdout)
+    assert shown["name"] == HOSTILE_NAME and shown["params"]["cmd"] == FORMULA
+    assert shown["tags"]["note"] == "@SUM(A1:A9)\x1b[?25l"
+
+
+@pytest.mark.parametrize("command", [["export"], ["runs", "-f", "csv"], ["show", "{a}", "-f", "csv"],
+                                     ["compare", "{a}", "{b}", "-f", "csv"]], ids=lambda c: "-".join(c[:1]))
+def test_csv_neutralises_formulas_unless_asked_and_leaves_numbers_alone(hostile_runs, tracker_db, command):
+    import csv
+    import io
+
+    a, b = (run_id[:8] for run_id in hostile_runs)
+    args = [part.format(a=a, b=b) for part in command]
+    # When the runs are written as CSV, by default and with --csv-formulas
+    safe = [cell for row in csv.reader(io.StringIO(run_cli(*args, db=tracker_db).stdout)) for cell in row]
+    raw = [cell for row in csv.reader(io.StringIO(run_cli(*args, "--csv-formulas", db=tracker_db).stdout))
+           for cell in row]
+    # Then by default no cell starts as a formula would (= + - @), each such text cell has a leading '
+    assert "'" + FORMULA in safe and not any(cell.startswith(("=", "+", "@")) for cell in safe)
+    assert any(cell.startswith("'@SUM(A1:A9)") for cell in safe) or command[0] == "compare"  # (no tags there)
+    # And the negative metric stays a number; --csv-formulas keeps every value exact
+    assert "-0.5" in safe and "'-0.5" not in safe
+    assert FORMULA in raw and "'" + FORMULA not in raw
+
+
+def test_export_to_a_file_neutralises_formulas_too(hostile_runs, tracker_db, tmp_path):
+    out = tmp_path / "runs.csv"
+    assert run_cli("export", "-o", str(out), db=tracker_db).code == 0
+    assert "'" + FORMULA.replace('"', '""') in out.read_text()
+    assert "'" + FORMULA.replace('"', '""') in (jt.export(tmp_path / "api.csv", db=tracker_db)).read_text()
+
+
 def test_json_output_is_strict_and_keeps_infinities_apart_from_nan(tracker_db, tmp_path, monkeypatch):
     # Given a run whose metrics are NaN, +Inf and -Inf
     monkeypatch.chdir(tmp_path)
@@ -335,10 +457,10 @@ def test_json_output_is_strict_and_keeps_infinities_apart_from_nan(tracker_db, t
     listed = strict(run_cli("runs", "-f", "json", db=tracker_db).stdout)[0]
     shown = strict(run_cli("show", run.run_id[:8], "-f", "json", db=tracker_db).stdout)
     exported = strict(run_cli("export", "-f", "json", db=tracker_db).stdout)[0]
-    # Then NaN is null and the infinities are named
+    # Then the non-finite numbers are named; in a table (runs, export) an empty cell, as NaN is, is null
     for row in (listed, exported):
         assert (row["metrics.missing"], row["metrics.up"], row["metrics.down"]) == (None, "Infinity", "-Infinity")
-    assert shown["metrics"] == {"missing": None, "up": "Infinity", "down": "-Infinity"}
+    assert shown["metrics"] == {"missing": "NaN", "up": "Infinity", "down": "-Infinity"}
     assert shown["params"]["limit"] == "Infinity"
 
 

@@ -60,3 +60,49 @@ def test_text_renderings_stay_aligned_with_multiline_values(two_runs):
     assert "  note  line one\n        line two" in run_text
     terminal = jt.runs().drop(columns=["start"]).to_string()
     assert len({len(line) for line in terminal.splitlines()}) == 1  # pandas pads every row to one width
+
+
+# ------------------------------------------------------- non-finite numbers (issue 13)
+@pytest.fixture
+def non_finite_runs(tracker_db) -> list[str]:
+    """A reference run with finite metrics, then one whose metrics are +inf, -inf and NaN."""
+    ids = []
+    for loss, acc, r2 in ((0.5, 0.9, 0.1), (math.inf, -math.inf, math.nan)):
+        with jt.start_run("fit") as run:
+            jt.log_metrics({"loss": loss, "acc": acc, "r2": r2})
+        ids.append(run.run_id)
+    return ids
+
+
+def test_non_finite_metrics_and_deltas_read_nan_and_infinity_in_every_rendering(non_finite_runs):
+    finite, other = non_finite_runs
+    run, comparison = jt.get_run(other), jt.compare(finite, other)
+    text = str(comparison)
+    # Then the values are ∞, −∞ and NaN, and so are the deltas to the finite run
+    assert "∞ (+∞)" in text and "−∞ (−∞)" in text and "NaN" in text
+    assert "inf" not in text.lower().replace("info", "")
+    for rendering in (str(run), run._repr_html_(), comparison._repr_html_()):
+        assert "∞" in rendering and "−∞" in rendering and "NaN" in rendering, rendering[:300]
+    # And the JSON the sidebar reads names them
+    metrics = {row["key"]: row for row in comparison.to_dict()["metrics"]}
+    assert metrics["loss"]["deltas"] == [0.0, math.inf] and metrics["acc"]["deltas"] == [0.0, -math.inf]
+    from jupyter_tracker.render import json_safe
+
+    assert json_safe(metrics["loss"]["deltas"]) == [0.0, "Infinity"]
+    assert json_safe(run.metrics) == {"loss": "Infinity", "acc": "-Infinity", "r2": "NaN"}
+
+
+def test_the_cell_summary_names_non_finite_values_and_deltas(non_finite_runs):
+    from jupyter_tracker.render import CellSummary
+
+    finite, other = (jt.get_run(run_id) for run_id in non_finite_runs)
+    text = CellSummary(other, finite).text()
+    assert "loss=∞ (+∞)" in text and "acc=−∞ (−∞)" in text and "r2=NaN" in text
+
+
+def test_the_runs_table_cuts_long_names_and_values_and_keeps_them_on_hover(tracker_db):
+    with jt.start_run("n" * 100_000, tags={"note": "<b>" + "t" * 100_000}):
+        jt.log_metric("m" * 5000, 1.0)
+    html = runs_table_html(jt.runs())
+    assert len(html) < 20_000  # 200 KB of values: the table stays small
+    assert "nnnnnnnnn…" in html and "title='nnnn" in html and "&lt;b&gt;ttt" in html and "<b>t" not in html

@@ -150,6 +150,31 @@ def test_plot_series_draws_one_line_per_run_by_step(tracker_db):
     assert_renders(fig)
 
 
+def test_plot_series_says_how_many_points_it_could_not_draw(tracker_db):
+    # Given a series holding NaN, +inf and -inf points among finite ones
+    run_id = record("a", {}, {}, series={"loss": [(0, 1.0), (1, math.nan), (2, math.inf), (3, -math.inf),
+                                                  (4, math.inf), (5, 0.5)]})
+    # When it is drawn, then the chart says which points are not drawn, and how many
+    fig = plot_series(run_id, "loss")
+    assert "4 points not drawn (1 NaN, 2 ∞, 1 −∞)" in notes(fig)
+    assert_renders(fig)
+
+
+def test_long_and_dollar_names_stay_readable_on_charts(tracker_db):
+    # Given runs named with 100,000 characters and a metric name of 5,000 that holds matplotlib's '$'
+    metric = "$\\undefinedcommand$" + "m" * 5000  # math text that would fail to draw
+    ids = [record("n" * 100_000, {"p": i}, {metric: 0.1 * i}, series={metric: [(0, 1.0), (1, 0.5)]})
+           for i in range(2)]
+    # When they are drawn, then every label is short, and the figure renders
+    for fig in (plot_metric(metric), plot_series(ids, metric), plot_metric(metric, by="p")):
+        ax = fig.axes[0]
+        texts = [ax.get_title(), ax.get_ylabel(), ax.get_xlabel()] + [t.get_text() for t in ax.get_xticklabels()]
+        if ax.get_legend():
+            texts += [t.get_text() for t in ax.get_legend().get_texts()]
+        assert max(len(t) for t in texts) < 120, max(texts, key=len)[:200]
+        assert_renders(fig)
+
+
 def test_plot_series_without_steps_uses_the_logging_order(tracker_db):
     run_id = record("a", {}, {}, series={"loss": [(None, 0.9), (None, 0.8), (None, 0.7)]})
     fig = plot_series(run_id, "loss")

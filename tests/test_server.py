@@ -114,6 +114,52 @@ def test_a_post_with_a_session_cookie_needs_the_xsrf_token(fetch, jp_fetch, jp_a
     assert accepted.code == 404  # the handler ran: no such run
 
 
+# --------------------------------------------------------------- damage
+def test_a_damaged_store_is_one_clear_error_on_every_route_and_no_rerun_writes_to_it(fetch, two_runs, tracker_db):
+    # Given the server's store damaged after its schema pages (the WAL folded in first)
+    import sqlite3
+    from conftest import damage_all_but_schema
+
+    with sqlite3.connect(tracker_db) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    damage_all_but_schema(tracker_db)
+    before = tracker_db.read_bytes()
+    run_id = two_runs[0]
+    # When each route is asked, a rerun first (the server has read nothing yet) and the status last
+    requests = [(f"runs/{run_id}/rerun", "POST"), (f"runs/{run_id}", "GET"), ("runs", "GET"),
+                ("experiments", "GET"), ("columns", "GET"), (f"runs/{run_id}/metrics/loss", "GET"),
+                (f"compare?ids={two_runs[0]},{two_runs[1]}", "GET"), ("status", "GET")]
+    for path, method in requests:
+        route, _, query = path.partition("?")
+        params = dict([query.split("=")]) if query else None
+        response = fetch(*route.split("/"), method=method, params=params, body=b"{}" if method == "POST" else None)
+        # Then each answers 503 with the same one-line message: the store is damaged, and how to recover
+        assert response.code == 503, (path, response.code, response.body[:300])
+        message = body(response)["message"]
+        assert message.startswith(f"store {tracker_db} is damaged (") and "doctor` for how to recover" in message
+    # And nothing was written to the file: no rerun started
+    time.sleep(0.5)
+    assert tracker_db.read_bytes() == before
+
+
+def test_a_rerun_of_a_readable_run_in_a_damaged_store_is_refused_before_it_starts(fetch, tracker_db):
+    # Given a store damaged in one page of metric points, and a run whose own pages read fine
+    from conftest import damaged_in_one_page
+
+    run_id = damaged_in_one_page(tracker_db)
+    before = tracker_db.read_bytes()
+    assert fetch("runs", run_id).code == 200
+    # When a rerun is asked for, then SQLite's check refuses it: no job, nothing written
+    response = fetch("runs", run_id, "rerun", method="POST", body=b"{}")
+    assert response.code == 503 and "is damaged" in body(response)["message"]
+    assert "Location" not in response.headers
+    time.sleep(0.5)
+    assert tracker_db.read_bytes() == before
+    # And from then on the server refuses every route the same way
+    assert fetch("runs", run_id).code == 503 and fetch("status").code == 503
+
+
 # --------------------------------------------------------------- status
 def test_status_tells_versions_store_and_activity(fetch, two_runs, tracker_db):
     status = body(fetch("status"))
@@ -131,9 +177,9 @@ def test_status_of_a_missing_store_says_so_without_creating_it(fetch, tracker_db
     assert not tracker_db.exists()
 
 
-def test_a_missing_store_is_a_json_error_on_listing_routes(fetch, tracker_db):
+def test_a_missing_store_is_a_json_503_on_listing_routes(fetch, tracker_db):
     response = fetch("runs")
-    assert response.code == 500
+    assert response.code == 503
     assert "no store" in body(response)["message"]
     assert not tracker_db.exists()
 
@@ -184,19 +230,49 @@ def test_runs_search_matches_names_params_and_tags(fetch, store):
     assert body(fetch("runs", params={"q": "ana"}))["total"] == 2
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"sort": "colour"}, "cannot sort by 'colour'"),
-    ({"sort": "metrics."}, "cannot sort by 'metrics.'"),
-    ({"order": "up"}, "order must be 'asc' or 'desc'"),
-    ({"limit": "ten"}, "limit must be a whole number"),
-    ({"limit": "100000"}, "limit must be a whole number between 0 and 1000"),
-    ({"offset": "-1"}, "offset must be a whole number at least 0"),
-])
-def test_bad_listing_parameters_are_a_400_with_a_json_message(fetch, two_runs, params, message):
-    response = fetch("runs", params=params)
-    assert response.code == 400
+LONG = "x" * 50_000
+OUT_OF_RANGE = [  # (route, query, the message's start): every route and parameter, with values out of range
+    ("runs", {"sort": "colour"}, "cannot sort by 'colour'"),
+    ("runs", {"sort": "metrics."}, "cannot sort by 'metrics.'"),
+    ("runs", {"sort": LONG}, "sort must be at most 10,000 characters"),
+    ("runs", {"order": "up"}, "order must be 'asc' or 'desc'"),
+    ("runs", {"limit": "ten"}, "limit must be a whole number"),
+    ("runs", {"limit": "100000"}, "limit must be a whole number from 0 to 1,000"),
+    ("runs", {"limit": "-1"}, "limit must be a whole number from 0 to 1,000"),
+    ("runs", {"offset": "-1"}, "offset must be a whole number from 0 to"),
+    ("runs", {"offset": "99999999999999999999"}, "offset must be a whole number from 0 to 1,000,000,000,000"),
+    ("runs", {"offset": "9" * 5000}, "offset must be a whole number"),
+    ("runs", {"offset": "1e3"}, "offset must be a whole number"),
+    ("runs", {"q": " ".join(["word"] * 1000)}, "q must be at most 1,000 characters"),
+    ("runs", {"q": " ".join(["w"] * 200)}, "q must be at most 20 words, not 200"),
+    ("runs", {"q": LONG}, "q must be at most 1,000 characters, not 50,000"),
+    ("runs", {"experiment": LONG}, "experiment must be at most 10,000 characters"),
+    ("experiments", {"q": LONG}, "q must be at most 1,000 characters"),
+    ("compare", {"ids": ",".join(f"{i:04x}" for i in range(51))}, "at most 50 runs can be compared at once, not 51"),
+    ("compare", {"ids": "{a},{a},{a}"}, "compare needs at least two different run"),
+    ("compare", {"ids": "{a}," + "f" * 100}, "a run id must be at most 64 characters, not 100"),
+    ("runs/{a}/metrics/" + "m" * 20_000, None, "metric name must be at most 10,000 characters"),
+]
+
+
+@pytest.mark.parametrize("route, query, message", OUT_OF_RANGE, ids=lambda v: str(v)[:30] if isinstance(v, str) else None)
+def test_every_parameter_out_of_range_is_a_400_naming_it(fetch, two_runs, route, query, message):
+    # Given a store of two runs; when a route is asked with a value out of range
+    a = two_runs[0]
+    params = {k: v.format(a=a) if "{a}" in v else v for k, v in query.items()} if query else None
+    response = fetch(*route.format(a=a).split("/"), params=params)
+    # Then it answers 400 with a JSON message naming the parameter, and the store's path is not in it
+    assert response.code == 400, (route, response.code, response.body[:300])
     assert response.headers["Content-Type"].startswith("application/json")
-    assert message in body(response)["message"]
+    text = body(response)["message"]
+    assert text.startswith(message) or message in text, text
+    assert len(text) < 300 and "tracker.db" not in text
+
+
+def test_a_compare_of_one_run_under_many_names_is_refused_small(fetch, two_runs):
+    # 1,000 copies of one id (205 MB of JSON before): one short 400
+    response = fetch("compare", params={"ids": ",".join([two_runs[0]] * 1000)})
+    assert response.code == 400 and len(response.body) < 300
 
 
 def test_experiments_and_columns(fetch, store):
@@ -254,7 +330,7 @@ def test_the_run_route_and_show_json_are_one_serialization(fetch, store, tracker
     # Then both are the same strict JSON, holding every field of the record
     assert served == shown
     assert set(served) == set(Run.__dataclass_fields__)
-    assert served["metrics"] == {"missing": None, "down": "-Infinity", "loss": 0.25}
+    assert served["metrics"] == {"missing": "NaN", "down": "-Infinity", "loss": 0.25}
     assert served["params"] == {"limit": "Infinity", "none": None} and served["metric_steps"]["loss"] == 2
     (model,) = served["artifacts"]
     assert model["kind"] == "model" and model["path"] == str(store.artifacts.path(model["hash"]))
@@ -282,7 +358,7 @@ def test_metric_series(fetch, two_runs):
 def test_metric_names_with_a_slash_and_non_finite_values(fetch, store):
     run_id = record_run(store, "r", series={"val/loss": [float("nan"), float("inf"), 1.0]})
     series = body(fetch("runs", run_id, "metrics", "val/loss"))
-    assert series["value"] == [None, "Infinity", 1.0]
+    assert series["value"] == ["NaN", "Infinity", 1.0]
 
 
 # -------------------------------------------------------------- compare
@@ -308,7 +384,7 @@ def test_compare_needs_two_known_runs(fetch, two_runs, ids, status):
 def test_values_travel_as_data(fetch, store):
     run_id = record_run(store, "r", params={"html": EVIL, "nan": float("nan")})
     run = body(fetch("runs", run_id))["run"]
-    assert run["params"] == {"html": EVIL, "nan": None}
+    assert run["params"] == {"html": EVIL, "nan": "NaN"}
 
 
 # ---------------------------------------------------------------- reruns

@@ -22,7 +22,7 @@ import sqlite_utils
 
 import jupyter_tracker as jt
 from jupyter_tracker.config import resolve_settings
-from jupyter_tracker.errors import AmbiguousRunId, RunNotFound, StoreError
+from jupyter_tracker.errors import AmbiguousRunId, RunNotFound, StoreDamaged, StoreError
 from jupyter_tracker.capture.recorder import Recorder
 from jupyter_tracker.records import MetricPoint, Run
 from jupyter_tracker.store import Store
@@ -263,25 +263,57 @@ def test_unusable_file_is_refused_with_a_clear_error_and_left_untouched(tmp_path
     assert folder_state(folder) == before
 
 
-def test_store_damaged_after_its_first_page_gives_a_store_error_on_read(tmp_path):
-    # Given a store whose pages other than the schema's are overwritten (since schema v4 the
-    # schema no longer fits in page 1 alone)
+def damaged_store(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A store of 30 runs whose pages other than the schema's are overwritten (since schema v4 the
+    schema no longer fits in page 1 alone), and its run ids."""
     path = tmp_path / "tracker.db"
     store = Store(path)
-    for i in range(30):
-        record_run(store, "train", params={"i": i}, metrics={"acc": i / 10}, code=f"x = {i}")
+    ids = [record_run(store, "train", params={"i": i}, metrics={"acc": i / 10}, code=f"x = {i}") for i in range(30)]
     store.close()
     damage_all_but_schema(path)
+    return path, ids
+
+
+def test_a_store_found_damaged_refuses_every_read_and_write_after_and_is_left_untouched(tmp_path):
+    # Given a damaged store, opened (its schema pages are sound)
+    path, ids = damaged_store(tmp_path)
+    before = path.read_bytes()
     damaged = Store(path, create=False)
-    # When runs are read, then a StoreError names the file (not a raw sqlite3 error)
-    with pytest.raises(StoreError, match="cannot read store .*malformed"):
+    # When a read meets a damaged page, then it is one StoreDamaged naming the file and the way out
+    with pytest.raises(StoreDamaged, match=r"is damaged \(database disk image is malformed\).*doctor"):
         damaged.runs_frame()
-    with pytest.raises(StoreError, match="cannot read store"):
-        damaged.get_run("0")
-    # And doctor reports the damage as a failed check instead of raising
-    checks = damaged.doctor()
-    assert not all(check.ok for check in checks)
+    # And from then on every read and every write is refused the same way, none touching the file
+    refused = [lambda: damaged.get_run(ids[0]), damaged.count_runs, lambda: damaged.runs_page(),
+               lambda: begin(damaged, chosen_id("abc0")), lambda: damaged.link_rerun(ids[0], ids[1]),
+               lambda: damaged.append_metrics(ids[0], [MetricPoint("acc", 1.0, None, 0.0)]),
+               damaged.mark_interrupted]
+    for call in refused:
+        with pytest.raises(StoreDamaged):
+            call()
+    damaged.close()
+    assert path.read_bytes() == before
+
+
+def test_the_integrity_check_finds_damage_before_any_write(tmp_path):
+    # Given a damaged store that a new process opens
+    path, _ = damaged_store(tmp_path)
+    store = Store(path, create=False)
+    # When the writers that run long (rerun, batch) check it first, then it is refused
+    with pytest.raises(StoreDamaged, match="doctor"):
+        store.check_integrity()
+    with pytest.raises(StoreDamaged):
+        begin(store, chosen_id("abc0"))
+    # And doctor reports the damage and how to recover, instead of raising
+    checks = Store(path, create=False).doctor()
+    assert [c.name for c in checks if not c.ok] == ["integrity", "recover"]
     assert "malformed" in checks[0].detail
+    assert f'sqlite3 {path} ".recover" | sqlite3 {tmp_path / "tracker-recovered.db"}' in checks[-1].detail
+
+
+def test_a_sound_store_passes_the_integrity_check(store):
+    record_run(store, "train", metrics={"acc": 0.5})
+    store.check_integrity()
+    assert store.damage is None
 
 
 # ------------------------------------------------------------------- run ids

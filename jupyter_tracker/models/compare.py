@@ -11,7 +11,7 @@ import numbers
 from html import escape
 from typing import Any
 
-from ..render import format_value
+from ..render import format_number, format_value
 from ..records import Run
 
 MISSING = "—"
@@ -42,7 +42,8 @@ class Comparison:
         for key, values, differs in _rows([run.metrics for run in self.runs]):
             reference = values[0]
             deltas = [
-                None if reference is MISSING or v is MISSING or _nan(v) or _nan(reference) else v - reference
+                None if reference is MISSING or v is MISSING or _nan(v) or _nan(reference)
+                else 0.0 if v == reference else v - reference  # two equal infinities differ by nothing
                 for v in values
             ]
             rows.append((key, values, deltas, differs))
@@ -149,7 +150,8 @@ class Comparison:
         metric_rows = []
         for key, values, deltas, differs in self.metric_rows():
             cells = [_show(values[0])] + [
-                _show(v) + ("" if d is None or d == 0 else f" ({d:+.4g})") for v, d in zip(values[1:], deltas[1:])
+                _show(v) + ("" if d is None or d == 0 else f" ({format_number(d, 4, signed=True)})")
+                for v, d in zip(values[1:], deltas[1:])
             ]
             metric_rows.append((key, cells, differs))
         return [

@@ -83,6 +83,7 @@ def run_batch(
     if workers is None:
         workers = os.cpu_count() or 1
     positive_int("workers", workers)
+    store.check_integrity()  # no execution may write into a damaged store (issue 13)
     batch_id = secrets.token_hex(6)
     combos = combinations(dict(parameters or {}), dict(grid or {}))
     folder = Path(output_dir).absolute() if output_dir else Path.cwd() / f"batch-{batch_id}"

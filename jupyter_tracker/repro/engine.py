@@ -4,16 +4,26 @@ This is the only module that imports papermill. Each execution runs in its own k
 with its own environment and working directory (executions run side by side in threads, or as
 tasks on a Dask cluster). Kernels learn which session they are and which tags their runs carry
 from environment variables, so the runs an execution recorded can be found afterwards.
+
+Nothing an execution starts outlives it (issue 13): when it ends, fails, times out or is
+cancelled, its kernel is shut down and every process the kernel started (joblib/loky workers,
+subprocesses) is killed, with the client's channel threads and the connection file. Kernels write
+to /dev/null, never to our stdout/stderr, which a worker left behind would hold open.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import math
 import os
 import secrets
+import signal
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -30,6 +40,9 @@ from .verdict import ExecutionError
 
 ENV_REPLAY = "JUPYTER_TRACKER_REPLAY"
 Progress = Callable[[int, int], None]
+# Seconds a kernel's leftover processes get between SIGTERM and SIGKILL: loky workers and the
+# resource tracker exit in milliseconds once the kernel is gone.
+GRACE = 2.0
 
 
 @dataclass(frozen=True)
@@ -66,18 +79,76 @@ def new_session_id() -> str:
     return secrets.token_hex(8)
 
 
+# ------------------------------------------------------------------ cancelling
+class Cancellation:
+    """Stops, from any thread, the executions started under it: their kernels and everything those
+    started are killed at once, each ends failed with the reason, and the ones not started yet do
+    not start. The server cancels its rerun jobs this way when it shuts down (issue 13).
+
+    For example::
+
+        cancellation = Cancellation()
+        with cancellation.applies():            # in the thread that calls rerun() or run_all()
+            verdict = rerun(store, run_id)
+        cancellation.cancel("the server is shutting down")    # from another thread meanwhile
+    """
+
+    def __init__(self) -> None:
+        self.reason: str | None = None
+        self._lock = threading.Lock()
+        self._kernels: set[Any] = set()
+
+    def cancel(self, reason: str = "cancelled") -> None:
+        with self._lock:
+            self.reason = self.reason or reason
+            kernels = list(self._kernels)
+        for kernel in kernels:
+            kernel.kill()
+
+    @contextlib.contextmanager
+    def applies(self) -> Any:
+        """Make this the cancellation of every execution started in this context."""
+        token = _CANCELLATION.set(self)
+        try:
+            yield self
+        finally:
+            _CANCELLATION.reset(token)
+
+    def watch(self, kernel: Any) -> None:
+        """Called by a kernel's manager as soon as its process runs: one started after ``cancel`` dies now."""
+        with self._lock:
+            if self.reason is None:
+                self._kernels.add(kernel)
+                return
+        kernel.kill()
+
+    def forget(self, kernel: Any) -> None:
+        with self._lock:
+            self._kernels.discard(kernel)
+
+
+_CANCELLATION: contextvars.ContextVar[Cancellation | None] = contextvars.ContextVar("cancellation", default=None)
+
+
 # ------------------------------------------------------------------ executing
-def execute(execution: Execution) -> ExecutionResult:
-    """Run one notebook to completion with papermill; the kernel records into ``execution.db``."""
+def execute(execution: Execution, cancellation: Cancellation | None = None) -> ExecutionResult:
+    """Run one notebook to completion with papermill; the kernel records into ``execution.db``.
+
+    Whatever happens, the kernel and all it started are gone when this returns (or raises)."""
     import papermill  # imported on use: it loads nbclient, jupyter_client and friends (~0.5 s)
     from papermill.exceptions import PapermillExecutionError
 
+    cancellation = cancellation or Cancellation()
     started = time.perf_counter()
     error = None
+    if cancellation.reason is not None:
+        return ExecutionResult(execution, 0.0, ExecutionError(cancellation.reason))
     if not os.path.isdir(execution.cwd):
         error = ExecutionError(f"working directory {execution.cwd} does not exist")
         return ExecutionResult(execution, 0.0, error)
     Path(execution.output).parent.mkdir(parents=True, exist_ok=True)
+    kernel = _kernel_manager(execution, cancellation)
+    graceful = False  # whether the kernel is idle, so may exit cleanly (the user's atexit hooks run)
     try:
         # The kernel gets its environment and working directory from its own manager, never from
         # this process's os.environ or cwd: executions run side by side in threads.
@@ -86,18 +157,26 @@ def execute(execution: Execution) -> ExecutionResult:
             kernel_name=execution.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
             # papermill takes whole seconds: 2.5 would fail every cell, so round up.
             execution_timeout=None if execution.timeout is None else max(1, math.ceil(execution.timeout)),
-            km=_kernel_manager(execution),
+            # Ours, so nbclient leaves it running at the end (it shuts down only managers it made):
+            # kernel.end() below does, whatever happened (issue 13).
+            km=kernel,
             resources={"metadata": {"path": execution.cwd}},
             # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
             extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
         )
+        graceful = True
     except PapermillExecutionError as failure:
+        graceful = True  # a cell raised: the kernel is idle
         error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
                                failure.ename, str(failure.evalue))
         if failure.cell_index is not None and _tagged_raising(execution.output, failure.cell_index):
             error = _unexpected_error(execution.output)
     except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
         error = ExecutionError(f"{type(failure).__name__}: {one_line(failure)}")
+    finally:
+        kernel.end(graceful=graceful and cancellation.reason is None)
+    if error is not None and cancellation.reason is not None:
+        error = ExecutionError(cancellation.reason)  # not the "Kernel died" it caused
     return ExecutionResult(execution, time.perf_counter() - started, error)
 
 
@@ -176,12 +255,19 @@ def run_all(executions: list[Execution], workers: int = 1, scheduler: str | None
 
     total = len(executions)
     results: list[ExecutionResult | None] = [None] * total
-    with tqdm(total=total, desc=description, unit="notebook", disable=not progress, file=sys.stderr) as bar:
+    # The caller's (a server job's), else one of our own, so that Ctrl-C stops every execution at once.
+    cancellation = _CANCELLATION.get() or Cancellation()
+    with contextlib.ExitStack() as stack:
+        # No bar rather than a disabled one, which still starts tqdm's monitor thread and never stops it.
+        bar = stack.enter_context(tqdm(total=total, desc=description, unit="notebook", file=sys.stderr)
+                                  ) if progress else None
+
         def finished(index: int, result: ExecutionResult) -> None:
             results[index] = result
-            bar.update(1)
+            if bar is not None:
+                bar.update(1)
             if not result.ok:
-                bar.write(f"failed: {Path(result.execution.output).name}: {result.error.text()}", file=sys.stderr)
+                tqdm.write(f"failed: {Path(result.execution.output).name}: {result.error.text()}", file=sys.stderr)
             if on_progress is not None:
                 on_progress(sum(r is not None for r in results), total)
 
@@ -189,12 +275,18 @@ def run_all(executions: list[Execution], workers: int = 1, scheduler: str | None
             _run_on_dask(executions, scheduler, finished)
         elif workers <= 1 or total <= 1:
             for index, execution in enumerate(executions):
-                finished(index, execute(execution))
+                finished(index, execute(execution, cancellation))
         else:
             # Threads are enough: each execution's work happens in its own kernel process.
             with ThreadPoolExecutor(max_workers=min(workers, total), thread_name_prefix="jupyter-tracker") as pool:
-                pending = {pool.submit(execute, e): i for i, e in enumerate(executions)}
-                _collect(pending, finished)
+                pending = {pool.submit(execute, e, cancellation): i for i, e in enumerate(executions)}
+                try:
+                    _collect(pending, finished)
+                except BaseException:
+                    # Ctrl-C while waiting: the other threads' kernels die too, before the pool's exit
+                    # waits for those threads.
+                    cancellation.cancel("interrupted")
+                    raise
     return [r for r in results if r is not None]
 
 
@@ -236,7 +328,7 @@ def _run_on_dask(executions: list[Execution], scheduler: str,
             store.close()
 
 
-def _kernel_manager(execution: Execution) -> Any:
+def _kernel_manager(execution: Execution, cancellation: Cancellation) -> Any:
     """A kernel manager that starts its kernel with this execution's environment."""
     import json
 
@@ -247,22 +339,114 @@ def _kernel_manager(execution: Execution) -> Any:
         environment[ENV_REPLAY] = "1"
     else:
         environment.pop(ENV_REPLAY, None)
-    return _manager_class()(kernel_name=execution.kernel_name, kernel_environment=environment)
+    return _manager_class()(kernel_name=execution.kernel_name, kernel_environment=environment,
+                            cancellation=cancellation)
 
 
 @functools.cache
 def _manager_class() -> type:
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import Dict
+    from jupyter_core.utils import run_sync
+    from traitlets import Any as AnyTrait, Dict, Float, List
 
-    class KernelWithEnvironment(AsyncKernelManager):
+    class OwnedKernel(AsyncKernelManager):
+        """A kernel that is started quiet, and ended with all it started (``end``, ``kill``)."""
+
         kernel_environment = Dict()
+        # Half of it for a clean exit, then SIGTERM to its process group. A clean kernel exits in 0.2 s,
+        # but one that used joblib never does: at shutdown ipykernel waits for its children, and the
+        # resource tracker among them ignores SIGTERM until the kernel is gone (2.6 s with the default 5).
+        shutdown_wait_time = Float(1.0)
+        cancellation = AnyTrait(None)  # the Cancellation that may kill it
+        started_clients = List()  # kept to stop their channels at the end: each has a heartbeat thread
 
         async def start_kernel(self, **kwargs: Any) -> None:
             kwargs["env"] = dict(self.kernel_environment)
+            # Never our stdout/stderr: loky workers inherit them and held `batch | tee` open for the
+            # 300 s of their idle timeout (issue 13: 346 s instead of 15 s).
+            kwargs["stdout"] = kwargs["stderr"] = subprocess.DEVNULL
             await super().start_kernel(**kwargs)
+            if self.cancellation is not None:
+                self.cancellation.watch(self)
 
-    return KernelWithEnvironment
+        def client(self, **kwargs: Any) -> Any:
+            client = super().client(**kwargs)
+            self.started_clients.append(client)
+            return client
+
+        def processes(self) -> list[Any]:
+            return _process_tree(getattr(self.provisioner, "pid", None))
+
+        def kill(self) -> None:
+            """SIGKILL the kernel and all it started, from any thread; ``end`` then cleans up."""
+            _stop(self.processes(), grace=0)
+
+        def end(self, graceful: bool) -> None:
+            """Shut the kernel down (cleanly when ``graceful``: its exit hooks run), then kill whatever it
+            started that still runs, stop the clients' channels and remove the connection file."""
+            if self.cancellation is not None:
+                self.cancellation.forget(self)
+            started = self.processes()
+            try:
+                if not graceful:
+                    _stop(started, grace=0)
+                if self.has_kernel:
+                    run_sync(self.shutdown_kernel)(now=not graceful)
+            finally:
+                # Processes the kernel's children started once it was gone are still in its session.
+                _stop(started + self.processes(), grace=GRACE)
+                for client in self.started_clients:
+                    client.stop_channels()
+                self.cleanup_connection_file()
+
+    return OwnedKernel
+
+
+def _process_tree(pid: int | None) -> list[Any]:
+    """The kernel ``pid``, its descendants, and what remains of its session (its orphans: a loky worker
+    whose parent died), as psutil processes (safe to signal later: psutil checks the pid was not reused)."""
+    import psutil  # on use, like papermill
+
+    if pid is None:
+        return []
+    found = []
+    with contextlib.suppress(psutil.Error):
+        kernel = psutil.Process(pid)
+        found = [kernel, *kernel.children(recursive=True)]
+    # The kernel leads its own session (jupyter_client starts it with start_new_session).
+    for process in psutil.process_iter():
+        with contextlib.suppress(OSError, psutil.Error):
+            if os.getsid(process.pid) == pid and process not in found:
+                found.append(process)
+    return found
+
+
+def _stop(processes: list[Any], grace: float) -> None:
+    """SIGTERM the processes, then SIGKILL those still running after ``grace`` seconds (at once if 0)."""
+    import psutil
+
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            process.send_signal(signal.SIGKILL if grace <= 0 else signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while grace > 0 and _running(processes) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    for process in _running(processes):
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+
+
+def _running(processes: list[Any]) -> list[Any]:
+    """Those not yet dead. A zombie is dead: psutil.wait_procs would wait for whoever reaps it (an
+    orphan's is init, which may take a second)."""
+    import psutil
+
+    running = []
+    for process in processes:
+        with contextlib.suppress(psutil.Error):
+            if process.status() != psutil.STATUS_ZOMBIE:
+                running.append(process)
+    return running
 
 
 def in_replay() -> bool:

@@ -29,6 +29,7 @@ def rerun(
     rtol = DEFAULT_RTOL if rtol is None else _tolerance("rtol", rtol)
     atol = DEFAULT_ATOL if atol is None else _tolerance("atol", atol)
     original = store.get_run(run_id)
+    store.check_integrity()  # no execution may write into a damaged store (issue 13)
     notebook = build_replay(original)
     folder = store.path.parent / "reruns"
     folder.mkdir(parents=True, exist_ok=True)

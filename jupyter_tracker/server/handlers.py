@@ -23,7 +23,7 @@ from jupyter_server.utils import url_path_join
 
 from .. import __version__, api, repro
 from ..render import changed_inputs, json_safe
-from ..errors import TrackerError, UsageProblem
+from ..errors import TrackerError, UsageProblem, shortened
 from .jobs import Jobs
 
 PREFIX = ("jupyter-tracker", "api")
@@ -62,7 +62,7 @@ class TrackerHandler(APIHandler):
         try:
             return int(text)
         except ValueError:
-            raise _http_error(UsageProblem(f"{name} must be a whole number, not '{text}'")) from None
+            raise _http_error(UsageProblem(f"{name} must be a whole number, not '{shortened(text)}'")) from None
 
     def reply(self, payload: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -162,6 +162,7 @@ class RerunHandler(TrackerHandler):
     async def post(self, run_id: str) -> None:
         options = self._options()
         run = await self.call(api.get_run, run_id)  # 404 now, not in the job, for an unknown run
+        await self.call(api.check_integrity)  # 503 now for a damaged store: no execution writes into it
         db = self.context.db
 
         def work(progress: Callable[[int, int], None]) -> Any:

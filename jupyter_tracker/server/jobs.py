@@ -2,7 +2,8 @@
 
 A rerun executes a notebook in a fresh kernel and takes seconds to minutes, far longer than a
 request may block, so ``POST runs/<id>/rerun`` only queues it here and answers with the job id;
-``GET jobs/<id>`` then reports its state, progress and, at the end, the verdict.
+``GET jobs/<id>`` then reports its state, progress and, at the end, the verdict. When the server
+shuts down, ``shutdown`` cancels them all: their kernels die at once, and nothing is left running.
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import logging
 import secrets
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import asdict, dataclass
 from typing import Any, Callable
 
 from ..errors import JobNotFound, TrackerError
+from ..repro.engine import Cancellation
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +27,7 @@ Progress = Callable[[int, int], None]
 Work = Callable[[Progress], Any]
 
 KEPT_JOBS = 200  # finished jobs remembered for polling; the oldest are forgotten first
+SHUTTING_DOWN = "cancelled: the server is shutting down"
 
 
 @dataclass
@@ -64,18 +67,20 @@ class Jobs:
         self._clock = clock
         self._lock = threading.Lock()
         self._jobs: dict[str, Job] = {}
+        self._unfinished: dict[str, tuple[Future, Cancellation]] = {}  # queued or running, by job id
         self._executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="jupyter-tracker-job")
 
     def submit(self, kind: str, run_id: str, total: int, work: Work) -> dict[str, Any]:
         """Queue ``work`` and return the new job's state."""
         job = Job(job_id=secrets.token_hex(8), kind=kind, run_id=run_id, state="queued",
                   created=self._clock(), total=total)
-        with self._lock:
+        cancellation = Cancellation()
+        with self._lock:  # (_run waits for it: the job is known before it starts)
+            future = self._executor.submit(self._run, job, work, cancellation)
+            self._unfinished[job.job_id] = (future, cancellation)
             self._jobs[job.job_id] = job
             self._forget_old()
-            snapshot = job.to_dict(self._clock())
-        self._executor.submit(self._run, job, work)
-        return snapshot
+            return job.to_dict(self._clock())
 
     def get(self, job_id: str) -> dict[str, Any]:
         """The job's state now; JobNotFound for an id this server never gave out (or forgot)."""
@@ -85,10 +90,24 @@ class Jobs:
                 raise JobNotFound(job_id)
             return job.to_dict(self._clock())
 
-    def shutdown(self) -> None:
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel every job: queued ones never start; running ones have their kernels (and all those
+        started) killed now, and end failed. Waits at most ``timeout`` s for them to end, about a
+        second (nbclient notices a dead kernel once a second), rather than for their notebooks."""
+        with self._lock:
+            unfinished = list(self._unfinished.items())
+        for _, (_, cancellation) in unfinished:
+            cancellation.cancel(SHUTTING_DOWN)
         self._executor.shutdown(wait=False, cancel_futures=True)
+        wait([future for _, (future, _) in unfinished], timeout=timeout)
+        with self._lock:
+            for job_id, (future, _) in unfinished:
+                job = self._jobs.get(job_id)
+                if future.cancelled() and job is not None:
+                    job.state, job.error, job.ended = "failed", SHUTTING_DOWN, self._clock()
+                self._unfinished.pop(job_id, None)
 
-    def _run(self, job: Job, work: Work) -> None:
+    def _run(self, job: Job, work: Work, cancellation: Cancellation) -> None:
         with self._lock:
             job.state, job.started = "running", self._clock()
 
@@ -98,7 +117,10 @@ class Jobs:
 
         result, error = None, None
         try:
-            result = work(progress).to_dict()
+            with cancellation.applies():  # the executions the work starts are the ones shutdown kills
+                result = work(progress).to_dict()
+            if cancellation.reason is not None:
+                result, error = None, cancellation.reason
         except TrackerError as exc:  # the user's problem: its one-line message is the whole story
             error = str(exc)
         except Exception as exc:  # a bug: keep the server alive, log the traceback, tell the client
@@ -110,6 +132,7 @@ class Jobs:
             job.ended = self._clock()
             if error is None:
                 job.done = job.total
+            self._unfinished.pop(job.job_id, None)
 
     def _forget_old(self) -> None:
         finished = [j for j in self._jobs.values() if j.state in ("finished", "failed")]

@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 
 from ..config import resolve_settings
-from ..errors import StoreError
+from ..errors import StoreDamaged, StoreError
 from ..records import Artifact, DataRef, ExperimentSummary, MetricPoint, RegistryEvent, Run, RunsPage, Seed
 from ..records import StoreActivity
 from . import doctor as checks
@@ -55,13 +55,16 @@ Method = TypeVar("Method", bound=Callable[..., Any])
 
 
 def _reading(method: Method) -> Method:
-    """A file damaged after it was opened fails only on the pages a query touches: say so as a StoreError."""
+    """A file damaged after it was opened fails only on the pages a query touches: the first such read
+    marks the store damaged (StoreDamaged), and every later call is refused the same way."""
 
     @functools.wraps(method)
     def wrapper(self: Store, *args: Any, **kwargs: Any) -> Any:
+        self._refuse_if_damaged()
         try:
             return method(self, *args, **kwargs)
         except sqlite3.DatabaseError as error:
+            self._note_damage(error)
             raise StoreError(f"cannot read store {self.path}: {str(error)[:200]}") from None
 
     return wrapper  # type: ignore[return-value]
@@ -92,6 +95,7 @@ class Store:
         self._lock = threading.RLock()
         self._written = write.WriteCache()
         self._reap_warnings: set[str] = set()  # each reason reaping failed is told once per process
+        self.damage: str | None = None  # what SQLite said when it found the file damaged
         self._conn = opening.connect(self.path, create)
 
     @property
@@ -103,8 +107,37 @@ class Store:
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
-        with opening.transaction(self._conn, self._lock) as conn:
-            yield conn
+        self._refuse_if_damaged()
+        try:
+            with opening.transaction(self._conn, self._lock) as conn:
+                yield conn
+        except sqlite3.DatabaseError as error:
+            self._note_damage(error)
+            raise
+
+    # ------------------------------------------------------------------ damage
+    def check_integrity(self) -> None:
+        """SQLite's quick check of the whole file; StoreDamaged if it fails. Long writers (rerun, batch) call
+        it before they start, so that no execution writes into a damaged file (issue 13)."""
+        self._refuse_if_damaged()
+        with self._lock:
+            try:
+                found = [row[0] for row in self._conn.execute("PRAGMA quick_check")]
+            except sqlite3.DatabaseError as error:
+                found = [str(error)]
+        if found != ["ok"]:
+            self.damage = "; ".join(found[:3])[:300]
+            raise StoreDamaged(self.path, self.damage)
+
+    def _refuse_if_damaged(self) -> None:
+        if self.damage is not None:
+            raise StoreDamaged(self.path, self.damage)
+
+    def _note_damage(self, error: sqlite3.DatabaseError) -> None:
+        """Mark the store damaged when SQLite says so (not for a lock or a full disk), and raise it."""
+        if opening.is_damage(error):
+            self.damage = str(error)[:300]
+            raise StoreDamaged(self.path, self.damage) from None
 
     # ------------------------------------------------------------------ writes
     def begin_run(
@@ -187,6 +220,7 @@ class Store:
         (``mark_runs_interrupted`` marks them when the user knows). ``timeout`` bounds the wait for
         the write lock (default: the store's busy timeout); sqlite3 errors propagate.
         """
+        self._refuse_if_damaged()
         with self._lock:
             dead = live.dead_runs(self._conn)
         if dead:
@@ -335,6 +369,9 @@ class Store:
         interrupted, hosts_down = list(interrupted), list(hosts_down)
         with self._lock:
             found, sound = checks.file_checks(self._conn, marking=bool(interrupted or hosts_down))
+        if not found[0].ok:  # the integrity check: the file is damaged
+            self.damage = found[0].detail[:300] or "integrity check failed"
+            found.append(checks.recovery_check(self.path))
         if not sound:
             return found
         found.append(self._check_runs(interrupted, hosts_down))

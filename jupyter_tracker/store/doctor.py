@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 from dataclasses import dataclass
+from pathlib import Path
 
 from .artifacts import ArtifactFiles
 from .open import schema_version
@@ -47,6 +48,16 @@ def file_checks(conn: sqlite3.Connection, marking: bool) -> tuple[list[DoctorChe
     checks.append(DoctorCheck("journal", mode == "wal", f"journal_mode={mode}"))
     checks.append(DoctorCheck("schema", True, f"schema version {schema_version(conn)} (current {SCHEMA_VERSION})"))
     return checks, True
+
+
+def recovery_check(path: Path) -> DoctorCheck:
+    """How to get a damaged store's runs back: SQLite's own .recover, into a new file the user then uses."""
+    recovered = path.with_name(path.stem + "-recovered" + path.suffix)
+    return DoctorCheck("recover", False, (
+        f"the store is read-only until it is replaced. Recover what SQLite can read with "
+        f"`sqlite3 {path} \".recover\" | sqlite3 {recovered}`, check it with "
+        f"`jupyter-tracker --db {recovered} doctor`, then keep {path.name} aside and move {recovered.name} "
+        f"in its place (or point JUPYTER_TRACKER_DB at it)"))
 
 
 def runs_check(conn: sqlite3.Connection, reaped: list[str], marked: list[str]) -> DoctorCheck:

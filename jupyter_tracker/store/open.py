@@ -126,6 +126,15 @@ def use_wal(conn: sqlite3.Connection) -> None:
             time.sleep(0.05)
 
 
+def is_damage(error: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite reports a damaged file (SQLITE_CORRUPT, SQLITE_NOTADB), not a lock or a full disk."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (11, 26)
+    text = str(error)
+    return "malformed" in text or "not a database" in text
+
+
 def schema_version(conn: sqlite3.Connection) -> int:
     return conn.execute("PRAGMA user_version").fetchone()[0]
 

@@ -11,7 +11,7 @@ import json
 import sqlite3
 from typing import Any
 
-from ..errors import AmbiguousRunId, RunNotFound, UsageProblem
+from ..errors import AmbiguousRunId, RunNotFound, UsageProblem, shortened
 from ..records import Artifact, DataRef, ExperimentSummary, Fingerprint, MetricPoint, RegistryEvent, Run, RunsPage
 from ..records import RunSummary, Seed, StoreActivity
 from .artifacts import ArtifactFiles
@@ -236,7 +236,7 @@ def _sort_join(sort: str) -> tuple[str, str, list[str]]:
     if sort in SORT_COLUMNS:
         return "", SORT_COLUMNS[sort], []
     raise UsageProblem(
-        f"cannot sort by '{sort}': use one of {', '.join(SORT_COLUMNS)}, metrics.<name>, params.<name>"
+        f"cannot sort by '{shortened(sort)}': use one of {', '.join(SORT_COLUMNS)}, metrics.<name>, params.<name>"
         " or tags.<name>"
     )
 

@@ -71,7 +71,7 @@ def plot_metric(frame: pd.DataFrame, metric: str, by: str | None = None, experim
         return message_figure(f"no runs to plot{_in(experiment)}", ax)
     metric_col = _column(frame, "metrics.", metric, "metric")
     values = _numbers(frame[metric_col])
-    label = _bare(metric_col, "metrics.")
+    label = _label(_bare(metric_col, "metrics."))
     notes = _value_notes(values, label)
     drawable = np.where(np.isfinite(values), values, np.nan)
     if not np.isfinite(values).any():
@@ -90,7 +90,7 @@ def plot_metric(frame: pd.DataFrame, metric: str, by: str | None = None, experim
         ax.set_title(f"{label}: final value per run")
     else:
         by_col = _column(frame, "params.", by, "param")
-        by_label = _bare(by_col, "params.")
+        by_label = _label(_bare(by_col, "params."))
         raw = frame[by_col].tolist()
         if _all_numeric(raw):
             _numeric_against(ax, raw, drawable, notes, by_label)
@@ -138,12 +138,12 @@ def plot_series(series: "list[tuple[Run, pd.DataFrame]]", metric: str, missing: 
                 ax: "Axes | None" = None) -> Figure:
     """One line per (run, points) of ``series`` (points: a ``metric_series`` frame); ``missing`` names the
     runs that never logged ``metric``. ``jupyter_tracker.plot_series`` documents the chart."""
-    name = metric[len("metrics."):] if metric.startswith("metrics.") else metric
+    name = _label(metric[len("metrics."):] if metric.startswith("metrics.") else metric)
     fig, ax = _figure(ax)
-    notes, without_steps, not_finite = [], False, 0
+    notes, without_steps, not_drawn = [], False, np.zeros(3, dtype=int)  # NaN, +inf, -inf points
     for run, points in series:
         values = points["value"].to_numpy(dtype=float)
-        not_finite += int(np.isinf(values).sum())
+        not_drawn += [int(np.isnan(values).sum()), int(np.isposinf(values).sum()), int(np.isneginf(values).sum())]
         steps = points["step"]
         if steps.isna().all():
             without_steps = True
@@ -152,9 +152,10 @@ def plot_series(series: "list[tuple[Run, pd.DataFrame]]", metric: str, missing: 
             # Points logged without a step sit at their position in the log.
             xs = steps.astype("float64").fillna(pd.Series(np.arange(len(points)), index=steps.index)).to_numpy()
         ax.plot(xs, np.where(np.isfinite(values), values, np.nan), marker="o" if len(points) <= 30 else None,
-                markersize=3, label=f"{run.short_id} {run.name}")
-    if not_finite:
-        notes.append(f"{count(not_finite, 'infinite value')} not drawn")
+                markersize=3, label=f"{run.short_id} {_label(run.name, 30)}")
+    if not_drawn.any():
+        kinds = ", ".join(f"{n} {kind}" for n, kind in zip(not_drawn, ("NaN", "∞", "−∞")) if n)
+        notes.append(f"{count(int(not_drawn.sum()), 'point')} not drawn ({kinds})")
     if all(len(points) <= 1 for _, points in series):
         notes.append(f"one point per run: {name} was not logged as a series (log_metric(..., step=))")
     if missing:
@@ -199,7 +200,7 @@ def plot_spread(frame: pd.DataFrame, metric: str, by: str | Sequence[str] | None
     if frame.empty:
         return message_figure(f"no runs to plot{_in(experiment)}", ax)
     metric_col = _column(frame, "metrics.", metric, "metric")
-    label = _bare(metric_col, "metrics.")
+    label = _label(_bare(metric_col, "metrics."))
     summary = spread_summary(frame, metric_col, by)
     columns = [c for c in summary.columns if c not in ("runs", "n", "mean", "std", "min", "max")]
     if not summary["n"].any():
@@ -222,7 +223,7 @@ def plot_spread(frame: pd.DataFrame, metric: str, by: str | Sequence[str] | None
     ax.plot(dots_x, dots_y, "o", color="#999", alpha=0.6, markersize=4, label="runs")
     ax.errorbar(positions, means, yerr=np.nan_to_num(errors), fmt="s", color="#1565c0", capsize=5,
                 markersize=6, label=bar_label)
-    names = [_bare(c, "params.") for c in columns]
+    names = [_label(_bare(c, "params."), 24) for c in columns]
     ticks = []
     for row in summary.to_dict("records"):
         combination = "\n".join(f"{n}={_category(row[c])}" for n, c in zip(names, columns)) or "all runs"
@@ -322,7 +323,14 @@ def _run_labels(frame: pd.DataFrame, separator: str) -> list[str]:
     if "run_id" not in frame.columns:
         return [str(i + 1) for i in range(len(frame))]
     names = frame["name"] if "name" in frame.columns else [""] * len(frame)
-    return [f"{run_id[:8]}{separator}{name}" if name else run_id[:8] for run_id, name in zip(frame["run_id"], names)]
+    return [f"{run_id[:8]}{separator}{_label(name, 24)}" if name else run_id[:8]
+            for run_id, name in zip(frame["run_id"], names)]
+
+
+def _label(text: str, width: int = 40) -> str:
+    """A name as a chart shows it: at most ``width`` characters (legends and axes of names of 100 KB stay
+    readable, issue 13), and a ``$`` as a dollar, not the start of matplotlib's math text."""
+    return format_value(str(text), width).replace("$", r"\$")
 
 
 def _figure(ax: "Axes | None") -> tuple[Figure, "Axes"]:

@@ -27,6 +27,8 @@ import {
 } from './request';
 
 export const PAGE_SIZE = 50;
+/** Runs one comparison may hold: the server's limit too (jupyter_tracker/errors.py MAX_COMPARED). */
+export const MAX_COMPARED = 50;
 const MAX_REFRESH = 1000; // a refresh reloads at most this many rows of a group (the API's page limit)
 const POLL_INTERVAL = 2000; // ms: new runs show within a few seconds (issue 4)
 // ms while something shown is live (a running run's detail, a rerun): its points are written
@@ -326,6 +328,11 @@ export class TrackerModel {
       if (generation === this._generation) {
         this._notice = (error as Error).message;
         this._listStamp = ''; // try again at the next tick
+        if (reset) {
+          // A search or sort that failed (a 400 for a search too long): its notice must not stand
+          // beside the previous search's rows, as if they were its results.
+          this._groups = [];
+        }
       }
     }
     this._changed.emit();

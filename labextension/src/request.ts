@@ -41,7 +41,11 @@ export interface IColumns {
   tags: string[];
 }
 
-/** A metric value: a number, null for NaN, or "Infinity" / "-Infinity". */
+/**
+ * A number as render.json_safe writes it: a JSON number, or the text "NaN", "Infinity" or
+ * "-Infinity", which strict JSON has no numbers for (servers before issue 13 wrote NaN as null).
+ * Read it with widgets/format.ts parseNumber or parseMetric, never as a number.
+ */
 export type MetricValue = number | string | null;
 
 export interface IRunSummary {
@@ -143,7 +147,8 @@ export interface ICompareRow {
 }
 
 export interface ICompareMetricRow extends ICompareRow {
-  deltas: (number | null)[];
+  /** Against the first run: null when either value is missing or NaN, "-Infinity" for 0.5 - inf. */
+  deltas: MetricValue[];
 }
 
 export interface IComparison {

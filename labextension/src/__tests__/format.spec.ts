@@ -1,19 +1,26 @@
 import {
+  collapse,
   differenceText,
   executionErrorText,
   formatAgo,
   formatBytes,
+  formatDelta,
   formatDuration,
+  formatMetric,
   formatNumber,
   formatTime,
   formatValue,
-  metricNumber,
+  isDrawable,
   MISSING,
+  parseMetric,
+  parseNumber,
   runColour,
   RUN_COLOURS,
   runElapsed,
-  shortId
+  shortId,
+  truncate
 } from '../widgets/format';
+import { leftOutText, points } from '../widgets/Charts';
 import { IDifference } from '../request';
 
 describe('formatValue', () => {
@@ -28,6 +35,8 @@ describe('formatValue', () => {
     expect(formatValue({ a: [1, 2] })).toBe('{"a":[1,2]}');
     expect(formatValue('abcdefghij', 5)).toBe('abcd…');
     expect(formatValue('abcde', 5)).toBe('abcde');
+    expect(formatValue('x'.repeat(100_000), Infinity)).toHaveLength(100_000);
+    expect(formatValue(-Infinity)).toBe('−∞');
   });
 
   it('keeps markup as plain text', () => {
@@ -38,20 +47,144 @@ describe('formatValue', () => {
 describe('formatNumber', () => {
   it('writes integers whole and others with 6 significant digits, without trailing zeros', () => {
     expect(formatNumber(100)).toBe('100');
+    expect(formatNumber(-3)).toBe('-3');
+    expect(formatNumber(0)).toBe('0');
     expect(formatNumber(0.91)).toBe('0.91');
     expect(formatNumber(1 / 3)).toBe('0.333333');
     expect(formatNumber(2.5)).toBe('2.5');
-    expect(formatNumber(1.5e-7)).toBe('1.50000e-7');
+    expect(formatNumber(1.5e-7)).toBe('1.5e-7');
+    expect(formatNumber(-1.234567e-7)).toBe('-1.23457e-7');
+  });
+
+  it('writes NaN and the infinities as NaN, ∞ and −∞ (U+2212)', () => {
+    expect(formatNumber(NaN)).toBe('NaN');
+    expect(formatNumber(Infinity)).toBe('∞');
+    expect(formatNumber(-Infinity)).toBe('−∞');
+    expect(formatNumber(-Infinity).codePointAt(0)).toBe(0x2212);
+  });
+
+  it('keeps huge and tiny numbers short', () => {
+    expect(formatNumber(1e300)).toBe('1e+300');
+    expect(formatNumber(-1.7976931348623157e308)).toBe('-1.79769e+308');
+    expect(formatNumber(123456789012345678)).toBe('1.23457e+17');
+    expect(formatNumber(123456789012345)).toBe('123456789012345');
+    expect(formatNumber(5e-324)).toBe('4.94066e-324');
+    expect(formatNumber(Number.MIN_VALUE * 2 ** 60)).toMatch(/^\d\.\d+e-30[0-9]$/);
+  });
+
+  it('never calls a number method on text a type let through (the compare view went blank)', () => {
+    const wire = '-Infinity' as unknown as number;
+    expect(formatNumber(wire)).toBe('−∞');
+    expect(formatNumber('what' as unknown as number)).toBe('NaN');
   });
 });
 
-describe('metricNumber', () => {
-  it('draws finite numbers only: NaN (null) and the infinities are not drawable', () => {
-    expect(metricNumber(0.5)).toBe(0.5);
-    expect(metricNumber(null)).toBeNull();
-    expect(metricNumber('Infinity')).toBeNull();
-    expect(metricNumber('-Infinity')).toBeNull();
-    expect(metricNumber(undefined)).toBeNull();
+describe('parseNumber', () => {
+  it('reads numbers as they are and the text json_safe writes for NaN and ±inf', () => {
+    expect(parseNumber(0.5)).toBe(0.5);
+    expect(parseNumber(-0)).toBe(-0);
+    expect(parseNumber(1e308)).toBe(1e308);
+    expect(parseNumber('Infinity')).toBe(Infinity);
+    expect(parseNumber('-Infinity')).toBe(-Infinity);
+    expect(parseNumber('NaN')).toBeNaN();
+  });
+
+  it('is null for what is no number: null, undefined, other text, objects', () => {
+    expect(parseNumber(null)).toBeNull();
+    expect(parseNumber(undefined)).toBeNull();
+    expect(parseNumber('0.5')).toBeNull(); // a param's text stays text
+    expect(parseNumber('infinity')).toBeNull();
+    expect(parseNumber('constructor')).toBeNull();
+    expect(parseNumber({})).toBeNull();
+    expect(parseNumber(true)).toBeNull();
+  });
+});
+
+describe('parseMetric and formatMetric', () => {
+  it('reads a logged metric: null is NaN (json_safe writes NaN as null)', () => {
+    expect(parseMetric(0.25)).toBe(0.25);
+    expect(parseMetric(null)).toBeNaN();
+    expect(parseMetric('NaN')).toBeNaN();
+    expect(parseMetric('Infinity')).toBe(Infinity);
+    expect(parseMetric('-Infinity')).toBe(-Infinity);
+  });
+
+  it('shows a metric as text, and a metric the run lacks as a dash', () => {
+    expect(formatMetric(0.81)).toBe('0.81');
+    expect(formatMetric(null)).toBe('NaN');
+    expect(formatMetric('Infinity')).toBe('∞');
+    expect(formatMetric('-Infinity')).toBe('−∞');
+    expect(formatMetric(undefined)).toBe(MISSING);
+  });
+});
+
+describe('formatDelta', () => {
+  it('signs a delta, infinite ones too', () => {
+    expect(formatDelta(0.05)).toBe('+0.05');
+    expect(formatDelta(-0.1)).toBe('-0.1');
+    expect(formatDelta(Infinity)).toBe('+∞');
+    expect(formatDelta(-Infinity)).toBe('−∞');
+    expect(formatDelta(NaN)).toBe('NaN');
+  });
+});
+
+describe('isDrawable', () => {
+  it('draws finite numbers only', () => {
+    expect(isDrawable(0.5)).toBe(true);
+    expect(isDrawable(0)).toBe(true);
+    expect(isDrawable(NaN)).toBe(false);
+    expect(isDrawable(Infinity)).toBe(false);
+    expect(isDrawable(-Infinity)).toBe(false);
+    expect(isDrawable(null)).toBe(false);
+    expect(isDrawable(undefined)).toBe(false);
+  });
+});
+
+describe('truncate', () => {
+  it('cuts text to the limit, the ellipsis counted', () => {
+    expect(truncate('abcdef', 4)).toBe('abc…');
+    expect(truncate('abcd', 4)).toBe('abcd');
+    expect(truncate('', 4)).toBe('');
+    expect(truncate('x'.repeat(100_000), 200)).toHaveLength(200);
+  });
+
+  it('never splits a character made of two UTF-16 units', () => {
+    expect(truncate('ab😀cd', 3)).toBe('ab…');
+    expect(truncate('a😀cd', 3)).toBe('a…');
+  });
+});
+
+describe('collapse', () => {
+  const limits = { chars: 10, lines: 2 };
+
+  it('leaves a short value alone', () => {
+    expect(collapse('short', limits)).toBeNull();
+    expect(collapse('one\ntwo', limits)).toBeNull();
+    expect(collapse('x'.repeat(300))).toBeNull(); // the default: 300 characters, 5 lines
+  });
+
+  it('keeps the start of a value too long or of too many lines', () => {
+    expect(collapse('abcdefghijklmnop', limits)).toBe('abcdefghi…');
+    expect(collapse('one\ntwo\nthree', limits)).toBe('one\ntwo…');
+    expect(collapse('x'.repeat(100_000))).toHaveLength(300);
+    expect(collapse('line\n'.repeat(6))).toBe('line\nline\nline\nline\nline…');
+  });
+});
+
+describe('chart points', () => {
+  it('draws the finite points and counts NaN, ∞ and −∞ apart', () => {
+    const { points: drawn, left } = points({
+      steps: [0, 1, 2, 3, 4, null],
+      values: [1, NaN, 0.5, Infinity, -Infinity, 0.25]
+    });
+    expect(drawn).toEqual([
+      [0, 1],
+      [2, 0.5],
+      [5, 0.25]
+    ]);
+    expect(left).toEqual({ nan: 1, inf: 1, negInf: 1 });
+    expect(leftOutText(left)).toBe('1 NaN, 1 ∞, 1 −∞');
+    expect(leftOutText({ nan: 0, inf: 2, negInf: 0 })).toBe('2 ∞');
   });
 });
 
@@ -147,6 +280,13 @@ describe('differenceText', () => {
     expect(differenceText(metric)).toBe('metric acc: 0.91 → 0.9 (abs 0.01)');
     expect(differenceText({ ...metric, kind: 'param', name: 'n', original: null, new: 3, detail: '' })).toBe(
       'param n: — → 3'
+    );
+  });
+
+  it('shows a metric that became infinite as ∞, and keeps a param that reads "Infinity" as text', () => {
+    expect(differenceText({ ...metric, original: 0.5, new: 'Infinity', detail: '' })).toBe('metric acc: 0.5 → ∞');
+    expect(differenceText({ ...metric, kind: 'param', original: 'Infinity', new: 'NaN', detail: '' })).toBe(
+      'param acc: Infinity → NaN'
     );
   });
 

@@ -280,6 +280,26 @@ describe('the runs list', () => {
     expect(api.fetchRuns).toHaveBeenLastCalledWith(expect.objectContaining({ q: 'gbm', offset: 0 }));
   });
 
+  it('shows a failed search alone, not beside the previous search\'s rows', async () => {
+    model.activate();
+    await elapse();
+    expect(model.groups[0].runs).toHaveLength(2);
+    api.fetchExperiments.mockRejectedValue(new HttpError(400, 'q must be at most 20 words, not 1,000'));
+    model.setQuery('w '.repeat(1000));
+    await elapse();
+    expect(model.notice).toBe('q must be at most 20 words, not 1,000');
+    expect(model.groups).toEqual([]);
+  });
+
+  it('keeps the rows shown when a poll fails (the next tick tries again)', async () => {
+    model.activate();
+    await elapse();
+    api.fetchExperiments.mockRejectedValue(new HttpError(503, 'database is locked'));
+    await model.refresh();
+    expect(model.notice).toBe('database is locked');
+    expect(model.groups[0].runs).toHaveLength(2);
+  });
+
   it('loads the next page of a group, and shows a failed page in the group', async () => {
     api.fetchExperiments.mockResolvedValue({ experiments: [{ name: 'churn', runs: 120, last_start: NOW }] });
     api.fetchRuns.mockResolvedValue({ total: 120, offset: 0, limit: 50, runs: [summary('a')] });

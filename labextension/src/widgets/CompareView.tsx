@@ -8,7 +8,34 @@ import * as React from 'react';
 
 import { fetchComparison, fetchMetricSeries, ICompareMetricRow, ICompareRow, IComparison } from '../request';
 import { BarChart, ISeries, Legend, LineChart } from './Charts';
-import { formatNumber, formatValue, metricNumber, runColour, shortId } from './format';
+import {
+  formatDelta,
+  formatMetric,
+  formatValue,
+  MISSING,
+  parseMetric,
+  parseNumber,
+  runColour,
+  shortId,
+  truncate
+} from './format';
+import { Clip, LongText, RunName } from './Text';
+
+const NAME_CHARS = 40; // of a run's name put in the page; CSS cuts it to the space there is
+// A compare cell shows this much of a long value before "Show all" (a table of several runs).
+const CELL = { chars: 120, lines: 3 };
+
+/**
+ * Whether run `index` of the comparison has the metric: a value of null is a metric the run
+ * lacks, or NaN from a server older than issue 13 (json_safe wrote both as null); the runs'
+ * metric names tell them apart.
+ */
+function hasMetric(comparison: IComparison, index: number, key: string): boolean {
+  const steps = comparison.details[index]?.metric_steps;
+  return steps ? Object.prototype.hasOwnProperty.call(steps, key) : comparison.metrics.some(
+    row => row.key === key && row.values[index] !== null
+  );
+}
 
 export class CompareWidget extends ReactWidget {
   constructor(
@@ -51,7 +78,10 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
   if (!comparison) {
     return <div className="jp-JupyterTracker-empty">Comparing {runIds.length} runs…</div>;
   }
-  const labels = comparison.details.map(d => `${d.name} ${shortId(d.run_id)}`);
+  // Names shortened for the tables, legends and charts (each with its short id); whole on hover.
+  const labels = comparison.details.map(d => truncate(d.name, NAME_CHARS));
+  const ids = comparison.details.map(d => shortId(d.run_id));
+  const titles = comparison.details.map(d => `${d.name} ${d.run_id}`);
   const differing = (rows: ICompareRow[]) => rows.filter(r => r.differs).length;
   const sections: [string, ICompareRow[]][] = [
     ['Params', comparison.params],
@@ -76,11 +106,12 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
       <p className="jp-JupyterTracker-muted">
         Values that differ between runs are highlighted (≠); metric deltas are against the first run.
       </p>
-      <Legend items={labels.map((label, i) => ({ label, colour: runColour(i) }))} />
+      <Legend items={labels.map((label, i) => ({ label, id: ids[i], title: titles[i], colour: runColour(i) }))} />
 
       <MetricsTable
-        rows={comparison.metrics}
+        comparison={comparison}
         labels={labels}
+        titles={titles}
         runIds={comparison.runs}
         openRun={openRun}
         onlyDiffering={onlyDiffering}
@@ -94,13 +125,15 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
               title={row.key}
               bars={row.values.map((value, i) => ({
                 label: labels[i],
-                value: metricNumber(value),
+                id: ids[i],
+                title: titles[i],
+                value: hasMetric(comparison, i, row.key) ? parseMetric(value) : null,
                 colour: runColour(i)
               }))}
             />
           ))}
         </div>
-        <StepSeries comparison={comparison} labels={labels} />
+        <StepSeries comparison={comparison} labels={labels} titles={titles} />
       </section>
 
       {sections.map(([title, rows]) => (
@@ -109,6 +142,7 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
           title={title}
           rows={rows}
           labels={labels}
+          titles={titles}
           runIds={comparison.runs}
           openRun={openRun}
           onlyDiffering={onlyDiffering}
@@ -131,19 +165,24 @@ function CompareView(props: { runIds: string[]; openRun: (runId: string) => void
   );
 }
 
-function HeaderRow(props: { labels: string[]; runIds: string[]; openRun: (runId: string) => void; extra?: string }): JSX.Element {
+function HeaderRow(props: {
+  labels: string[];
+  titles: string[];
+  runIds: string[];
+  openRun: (runId: string) => void;
+}): JSX.Element {
   return (
     <tr>
-      <th />
+      <th className="jp-JupyterTracker-keyColumn" />
       {props.labels.map((label, i) => (
         <th key={i} scope="col">
           <span className="jp-JupyterTracker-swatch" style={{ background: runColour(i) }} />
           <button className="jp-JupyterTracker-link" onClick={() => props.openRun(props.runIds[i])}>
-            {label}
+            <RunName name={label} id={shortId(props.runIds[i])} title={props.titles[i]} />
           </button>
         </th>
       ))}
-      <th aria-label="differs" />
+      <th className="jp-JupyterTracker-markColumn" aria-label="differs" />
     </tr>
   );
 }
@@ -152,6 +191,7 @@ function CompareTable(props: {
   title: string;
   rows: ICompareRow[];
   labels: string[];
+  titles: string[];
   runIds: string[];
   openRun: (runId: string) => void;
   onlyDiffering: boolean;
@@ -168,7 +208,7 @@ function CompareTable(props: {
       </h2>
       <table className="jp-JupyterTracker-table jp-JupyterTracker-compareTable">
         <thead>
-          <HeaderRow labels={props.labels} runIds={props.runIds} openRun={props.openRun} />
+          <HeaderRow labels={props.labels} titles={props.titles} runIds={props.runIds} openRun={props.openRun} />
         </thead>
         <tbody>
           {rows.map(row => (
@@ -177,9 +217,13 @@ function CompareTable(props: {
               className={row.differs ? 'jp-JupyterTracker-differs' : ''}
               data-differs={row.differs ? 'true' : 'false'}
             >
-              <th scope="row">{row.key}</th>
+              <th scope="row">
+                <Clip text={row.key} />
+              </th>
               {row.values.map((value, i) => (
-                <td key={i}>{formatValue(value, 120)}</td>
+                <td key={i}>
+                  <LongText text={formatValue(value, Infinity)} limits={CELL} />
+                </td>
               ))}
               <td className="jp-JupyterTracker-mark">{row.differs ? '≠' : ''}</td>
             </tr>
@@ -191,14 +235,17 @@ function CompareTable(props: {
 }
 
 function MetricsTable(props: {
-  rows: ICompareMetricRow[];
+  comparison: IComparison;
   labels: string[];
+  titles: string[];
   runIds: string[];
   openRun: (runId: string) => void;
   onlyDiffering: boolean;
 }): JSX.Element | null {
-  const rows = props.onlyDiffering ? props.rows.filter(r => r.differs) : props.rows;
-  if (props.rows.length === 0) {
+  const { comparison } = props;
+  const all: ICompareMetricRow[] = comparison.metrics;
+  const rows = props.onlyDiffering ? all.filter(r => r.differs) : all;
+  if (all.length === 0) {
     return null;
   }
   return (
@@ -206,12 +253,12 @@ function MetricsTable(props: {
       <h2>
         Metrics{' '}
         <span className="jp-JupyterTracker-muted">
-          {props.rows.filter(r => r.differs).length} of {props.rows.length} differ
+          {all.filter(r => r.differs).length} of {all.length} differ
         </span>
       </h2>
       <table className="jp-JupyterTracker-table jp-JupyterTracker-compareTable">
         <thead>
-          <HeaderRow labels={props.labels} runIds={props.runIds} openRun={props.openRun} />
+          <HeaderRow labels={props.labels} titles={props.titles} runIds={props.runIds} openRun={props.openRun} />
         </thead>
         <tbody>
           {rows.map(row => (
@@ -220,17 +267,18 @@ function MetricsTable(props: {
               className={row.differs ? 'jp-JupyterTracker-differs' : ''}
               data-differs={row.differs ? 'true' : 'false'}
             >
-              <th scope="row">{row.key}</th>
+              <th scope="row">
+                <Clip text={row.key} />
+              </th>
               {row.values.map((value, i) => {
-                const delta = row.deltas[i];
+                // null: no delta (a run lacks the metric, or one value is NaN); "-Infinity" is −∞.
+                const delta = parseNumber(row.deltas[i]);
                 return (
                   <td key={i}>
-                    {formatValue(value)}
+                    {hasMetric(comparison, i, row.key) ? formatMetric(value) : MISSING}
                     {i > 0 && delta !== null && delta !== 0 && (
                       <span className={delta > 0 ? 'jp-JupyterTracker-up' : 'jp-JupyterTracker-down'}>
-                        {' '}
-                        ({delta > 0 ? '+' : ''}
-                        {formatNumber(delta)})
+                        {` (${formatDelta(delta)})`}
                       </span>
                     )}
                   </td>
@@ -245,8 +293,8 @@ function MetricsTable(props: {
   );
 }
 
-function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.Element | null {
-  const { comparison, labels } = props;
+function StepSeries(props: { comparison: IComparison; labels: string[]; titles: string[] }): JSX.Element | null {
+  const { comparison, labels, titles } = props;
   const names = [
     ...new Set(
       comparison.details.flatMap(d => Object.entries(d.metric_steps).filter(([, n]) => n > 1).map(([k]) => k))
@@ -257,14 +305,16 @@ function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.E
   React.useEffect(() => {
     let cancelled = false;
     for (const name of names) {
-      const wanted = comparison.details.filter(d => (d.metric_steps[name] ?? 0) > 0);
+      const wanted = comparison.details.filter(d => Object.prototype.hasOwnProperty.call(d.metric_steps, name));
       Promise.all(
         wanted.map(d =>
           fetchMetricSeries(d.run_id, name).then(data => ({
             label: labels[comparison.details.indexOf(d)],
+            id: shortId(d.run_id),
+            title: titles[comparison.details.indexOf(d)],
             colour: runColour(comparison.details.indexOf(d)),
             steps: data.step,
-            values: data.value.map(metricNumber)
+            values: data.value.map(parseMetric) // each value is a logged point: null is NaN
           }))
         )
       ).then(
@@ -284,14 +334,14 @@ function StepSeries(props: { comparison: IComparison; labels: string[] }): JSX.E
     <div className="jp-JupyterTracker-charts">
       {names.map(name =>
         series[name] ? (
-          <LineChart key={name} title={`${name} by step`} series={series[name]} />
+          <LineChart key={name} title={name} subtitle="by step" series={series[name]} />
         ) : errors[name] ? (
           <div key={name} className="jp-JupyterTracker-notice" role="alert">
-            Cannot load the steps of {name}: {errors[name]}
+            Cannot load the steps of {truncate(name, 80)}: {errors[name]}
           </div>
         ) : (
           <div key={name} className="jp-JupyterTracker-muted">
-            Loading {name}…
+            Loading {truncate(name, 80)}…
           </div>
         )
       )}

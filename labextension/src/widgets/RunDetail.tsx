@@ -13,14 +13,20 @@ import { LineChart } from './Charts';
 import {
   formatBytes,
   formatDuration,
+  formatMetric,
   formatTime,
   formatValue,
-  metricNumber,
+  parseMetric,
   runColour,
   runElapsed,
-  shortId
+  shortId,
+  truncate
 } from './format';
 import { RerunButton } from './RerunButton';
+import { Clip, Key, LongText } from './Text';
+
+// Characters of a run's name in the accessible names (the page shows it whole in "Run").
+const NAME_CHARS = 80;
 
 /**
  * A run's detail in the main area. While it is visible it asks the model to watch the run: the
@@ -104,10 +110,13 @@ function RunDetail(props: {
   const git = (env.git ?? {}) as { [key: string]: JSONValue };
   const packages = (env.packages ?? {}) as { [key: string]: JSONValue };
   return (
-    <article className="jp-JupyterTracker-detail" aria-label={`Run ${run.name} ${shortId(run.run_id)}`}>
+    <article
+      className="jp-JupyterTracker-detail"
+      aria-label={`Run ${truncate(run.name, NAME_CHARS)} ${shortId(run.run_id)}`}
+    >
       <header className="jp-JupyterTracker-detailHeader">
         <h1>
-          {run.name} <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
+          <Clip text={run.name} /> <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
         </h1>
         <span
           className={`jp-JupyterTracker-pill jp-JupyterTracker-status-${run.status}`}
@@ -134,6 +143,7 @@ function RunDetail(props: {
         <KeyValues
           rows={[
             ['run id', run.run_id],
+            ['name', run.name],
             ['experiment', run.experiment],
             ['status', run.status],
             ['start', formatTime(run.start)],
@@ -153,11 +163,11 @@ function RunDetail(props: {
       </Section>
 
       <Section title="Params" count={Object.keys(run.params).length}>
-        <KeyValues rows={Object.entries(run.params).map(([k, v]) => [k, formatValue(v, 200)])} />
+        <KeyValues rows={Object.entries(run.params).map(([k, v]) => [k, formatValue(v, Infinity)])} />
       </Section>
 
       <Section title="Seeds" count={run.seeds.length}>
-        <KeyValues rows={run.seeds.map(s => [s.source, formatValue(s.value)])} />
+        <KeyValues rows={run.seeds.map(s => [s.source, formatValue(s.value, Infinity)])} />
       </Section>
 
       <Section title="Metrics" count={Object.keys(run.metrics).length}>
@@ -172,9 +182,11 @@ function RunDetail(props: {
           <tbody>
             {Object.entries(run.metrics).map(([name, value]) => (
               <tr key={name}>
-                <th scope="row">{name}</th>
-                <td>{formatValue(value)}</td>
-                <td>{run.metric_steps[name] ?? 1}</td>
+                <th scope="row">
+                  <Key text={name} />
+                </th>
+                <td>{formatMetric(value)}</td>
+                <td>{Object.prototype.hasOwnProperty.call(run.metric_steps, name) ? run.metric_steps[name] : 1}</td>
               </tr>
             ))}
           </tbody>
@@ -226,7 +238,7 @@ function RunDetail(props: {
           rows={[
             ...(['python', 'os', 'host', 'cwd'] as const)
               .filter(k => env[k])
-              .map(k => [k, formatValue(env[k], 200)] as [string, string]),
+              .map(k => [k, formatValue(env[k], Infinity)] as [string, string]),
             ...(git.commit
               ? ([['git', `${String(git.commit).slice(0, 12)}${git.dirty ? ' (dirty)' : ''}`]] as [string, string][])
               : [])
@@ -304,8 +316,12 @@ export function KeyValues(props: { rows: [string, string][] }): JSX.Element {
       <tbody>
         {props.rows.map(([key, value], index) => (
           <tr key={`${key}-${index}`}>
-            <th scope="row">{key}</th>
-            <td>{value}</td>
+            <th scope="row">
+              <Key text={key} />
+            </th>
+            <td>
+              <LongText text={value} />
+            </td>
           </tr>
         ))}
       </tbody>
@@ -320,11 +336,12 @@ function DataItem(props: { item: IDataRef; changed: string[] | undefined }): JSX
   return (
     <div className="jp-JupyterTracker-data">
       <div className="jp-JupyterTracker-dataHead">
-        <span className="jp-JupyterTracker-badge">{item.role}</span> <strong>{item.name}</strong>{' '}
+        <span className="jp-JupyterTracker-badge">{item.role}</span>{' '}
+        <strong className="jp-JupyterTracker-wrap">{item.name}</strong>{' '}
         <span className="jp-JupyterTracker-muted">{item.source}</span>
         {changed !== undefined && (
-          <span className="jp-JupyterTracker-badge jp-mod-warning">
-            CHANGED{changed.length > 0 ? `: ${changed.join(', ')}` : ''}
+          <span className="jp-JupyterTracker-badge jp-mod-warning" title={changed.join(', ')}>
+            CHANGED{changed.length > 0 ? `: ${truncate(changed.join(', '), 120)}` : ''}
           </span>
         )}
       </div>
@@ -353,7 +370,9 @@ function DataItem(props: { item: IDataRef; changed: string[] | undefined }): JSX
                       className={changedSet.has(column.name) ? 'jp-JupyterTracker-differs' : ''}
                       data-differs={changedSet.has(column.name) ? 'true' : 'false'}
                     >
-                      <th scope="row">{column.name}</th>
+                      <th scope="row">
+                        <Clip text={column.name} />
+                      </th>
                       <td>{column.dtype}</td>
                       <td>
                         <code>{column.hash.slice(0, 12)}</code>
@@ -388,16 +407,24 @@ function MetricSeries(props: {
     <>
       {error && (
         <div className="jp-JupyterTracker-notice" role="alert">
-          Cannot load the steps of {name}: {error}
+          Cannot load the steps of {truncate(name, NAME_CHARS)}: {error}
         </div>
       )}
       {series && (
         <LineChart
           title={name}
-          series={[{ label: shortId(runId), colour: runColour(0), steps: series.step, values: series.value.map(metricNumber) }]}
+          series={[
+            {
+              label: shortId(runId),
+              title: runId,
+              colour: runColour(0),
+              steps: series.step,
+              values: series.value.map(parseMetric) // each value is a logged point: null is NaN
+            }
+          ]}
         />
       )}
-      {!series && !error && <div className="jp-JupyterTracker-muted">Loading {name}…</div>}
+      {!series && !error && <div className="jp-JupyterTracker-muted">Loading {truncate(name, NAME_CHARS)}…</div>}
     </>
   );
 }

@@ -6,9 +6,13 @@ import { ReactWidget, UseSignal } from '@jupyterlab/ui-components';
 import { Message } from '@lumino/messaging';
 import * as React from 'react';
 
-import { IGroup, TrackerModel } from '../model';
+import { IGroup, MAX_COMPARED, TrackerModel } from '../model';
 import { IRunSummary } from '../request';
-import { formatAgo, formatDuration, formatValue, runElapsed, shortId } from './format';
+import { formatAgo, formatDuration, formatMetric, formatValue, runElapsed, shortId, truncate } from './format';
+
+// Characters of a name in an accessible name or a menu option; the title holds it whole.
+const NAME_CHARS = 80;
+const KEY_CHARS = 24; // of a param, tag or metric name in a row's values
 
 export interface IRunListActions {
   openRun: (runId: string) => void;
@@ -72,8 +76,14 @@ function RunList(props: { model: TrackerModel; actions: IRunListActions }): JSX.
           </span>
           <button
             className="jp-JupyterTracker-button jp-mod-accept"
-            disabled={selected.length < 2}
-            title={selected.length < 2 ? 'Select at least two runs' : ''}
+            disabled={selected.length < 2 || selected.length > MAX_COMPARED}
+            title={
+              selected.length < 2
+                ? 'Select at least two runs'
+                : selected.length > MAX_COMPARED
+                  ? `At most ${MAX_COMPARED} runs can be compared at once`
+                  : ''
+            }
             onClick={() => actions.compare(selected.map(r => r.run_id))}
           >
             Compare {selected.length} runs
@@ -155,8 +165,8 @@ function SortControls(props: { model: TrackerModel }): JSX.Element {
           {metrics.length > 0 && (
             <optgroup label="metrics">
               {metrics.map(m => (
-                <option key={m} value={`metrics.${m}`}>
-                  {m}
+                <option key={m} value={`metrics.${m}`} title={m}>
+                  {truncate(m, NAME_CHARS)}
                 </option>
               ))}
             </optgroup>
@@ -164,8 +174,8 @@ function SortControls(props: { model: TrackerModel }): JSX.Element {
           {params.length > 0 && (
             <optgroup label="params">
               {params.map(p => (
-                <option key={p} value={`params.${p}`}>
-                  {p}
+                <option key={p} value={`params.${p}`} title={p}>
+                  {truncate(p, NAME_CHARS)}
                 </option>
               ))}
             </optgroup>
@@ -173,8 +183,8 @@ function SortControls(props: { model: TrackerModel }): JSX.Element {
           {tags.length > 0 && (
             <optgroup label="tags">
               {tags.map(t => (
-                <option key={t} value={`tags.${t}`}>
-                  {t}
+                <option key={t} value={`tags.${t}`} title={t}>
+                  {truncate(t, NAME_CHARS)}
                 </option>
               ))}
             </optgroup>
@@ -201,18 +211,20 @@ function Group(props: {
   const { group, model, actions } = props;
   const remaining = group.total - group.runs.length;
   return (
-    <section className="jp-JupyterTracker-group" aria-label={`Experiment ${group.name}`}>
+    <section className="jp-JupyterTracker-group" aria-label={`Experiment ${truncate(group.name, NAME_CHARS)}`}>
       <button
         className="jp-JupyterTracker-groupHeader"
         aria-expanded={group.expanded}
         onClick={() => model.toggleGroup(group.name)}
       >
         <span className="jp-JupyterTracker-caret">{group.expanded ? '▾' : '▸'}</span>
-        <span className="jp-JupyterTracker-groupName">{group.name}</span>
+        <span className="jp-JupyterTracker-groupName" title={group.name}>
+          {truncate(group.name, 200)}
+        </span>
         <span className="jp-JupyterTracker-count">{group.total}</span>
       </button>
       {group.expanded && (
-        <ul className="jp-JupyterTracker-rows" aria-label={`Runs of ${group.name}`}>
+        <ul className="jp-JupyterTracker-rows" aria-label={`Runs of ${truncate(group.name, NAME_CHARS)}`}>
           {group.runs.map(run => (
             <RunRow key={run.run_id} run={run} model={model} actions={actions} />
           ))}
@@ -272,7 +284,8 @@ function RunRow(props: {
   actions: IRunListActions;
 }): JSX.Element {
   const { run, model, actions } = props;
-  const label = `${run.name} ${shortId(run.run_id)}`;
+  const label = `${truncate(run.name, NAME_CHARS)} ${shortId(run.run_id)}`;
+  const values = rowValues(run, model.sort);
   return (
     <li className="jp-JupyterTracker-row" data-run-id={run.run_id}>
       <input
@@ -293,7 +306,9 @@ function RunRow(props: {
             title={run.status}
             aria-label={run.status}
           />
-          <span className="jp-JupyterTracker-runName">{run.name}</span>
+          <span className="jp-JupyterTracker-runName" title={run.name}>
+            {truncate(run.name, 200)}
+          </span>
           <span className="jp-JupyterTracker-runId">{shortId(run.run_id)}</span>
           {run.hidden_state && !run.hidden_state.clean && (
             <span className="jp-JupyterTracker-badge jp-mod-warning" title="Hidden state">
@@ -309,35 +324,44 @@ function RunRow(props: {
             <span className="jp-JupyterTracker-ago">{formatAgo(run.start)}</span>
           )}
         </span>
-        <span className="jp-JupyterTracker-rowValues">{rowValues(run, model.sort)}</span>
+        <span className="jp-JupyterTracker-rowValues" title={values.full}>
+          {values.shown}
+        </span>
       </button>
     </li>
   );
 }
 
-/** The sorted-by value first, then a few metrics: what tells runs apart at a glance. */
-function rowValues(run: IRunSummary, sort: string): string {
-  const parts: string[] = [];
+/**
+ * The sorted-by value first, then a few metrics: what tells runs apart at a glance; shortened
+ * (names and values) to show, and whole for the row's title.
+ */
+function rowValues(run: IRunSummary, sort: string): { shown: string; full: string } {
+  const parts: [string, string, number][] = []; // name, value as text, characters of it shown
   const [family, ...rest] = sort.split('.');
   const key = rest.join('.');
+  const own = (record: object, name: string) => Object.prototype.hasOwnProperty.call(record, name);
   if (key && family === 'params') {
-    parts.push(`${key}=${formatValue(run.params[key], 24)}`);
+    parts.push([key, formatValue(own(run.params, key) ? run.params[key] : undefined, Infinity), 24]);
   } else if (key && family === 'tags') {
-    parts.push(`${key}=${formatValue(run.tags[key], 24)}`);
+    parts.push([key, formatValue(own(run.tags, key) ? run.tags[key] : undefined, Infinity), 24]);
   } else if (key && family === 'metrics') {
-    parts.push(`${key}=${formatValue(run.metrics[key], 24)}`);
+    parts.push([key, formatMetric(own(run.metrics, key) ? run.metrics[key] : undefined), 24]);
   }
   for (const [name, value] of Object.entries(run.metrics)) {
     if (parts.length >= 3) {
       break;
     }
     if (!(family === 'metrics' && name === key)) {
-      parts.push(`${name}=${formatValue(value, 16)}`);
+      parts.push([name, formatMetric(value), 16]);
     }
   }
   if (parts.length === 0) {
     const params = Object.entries(run.params).slice(0, 2);
-    parts.push(...params.map(([k, v]) => `${k}=${formatValue(v, 16)}`));
+    parts.push(...params.map(([k, v]) => [k, formatValue(v, Infinity), 16] as [string, string, number]));
   }
-  return parts.join('  ');
+  return {
+    shown: parts.map(([name, text, chars]) => `${truncate(name, KEY_CHARS)}=${truncate(text, chars)}`).join('  '),
+    full: parts.map(([name, text]) => `${name}=${text}`).join('  ')
+  };
 }

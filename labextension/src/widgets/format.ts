@@ -17,21 +17,104 @@ export function formatValue(value: JSONValue | undefined, width = 80): string {
   } else {
     text = JSON.stringify(value);
   }
-  return text.length <= width ? text : text.slice(0, width - 1) + '…';
+  return truncate(text, width);
 }
 
+// The text render.json_safe writes for the floats strict JSON cannot hold (issue 13).
+const NON_FINITE = new Map<unknown, number>([
+  ['NaN', NaN],
+  ['Infinity', Infinity],
+  ['-Infinity', -Infinity]
+]);
+
+/**
+ * A number off the wire: a JSON number as it is, the text "NaN", "Infinity" or "-Infinity"
+ * (jupyter_tracker/render.py json_safe) as that JS number; null for anything else (null, other
+ * text), which is no number at all. For example `parseNumber('-Infinity')` is `-Infinity`.
+ */
+export function parseNumber(value: unknown): number | null {
+  if (typeof value === 'number') {
+    return value;
+  }
+  return NON_FINITE.get(value) ?? null;
+}
+
+/**
+ * A logged metric's value off the wire: "NaN" is NaN, and so is null, which is how json_safe
+ * wrote NaN before issue 13. Only call this for a metric the run has (its key is there).
+ */
+export function parseMetric(value: MetricValue | JSONValue | undefined): number {
+  return parseNumber(value) ?? NaN;
+}
+
+/**
+ * A number as text: integers whole, others with 6 significant digits, and NaN, ∞ and −∞
+ * (U+2212) as such. For example `formatNumber(-Infinity)` is `−∞`, `formatNumber(1 / 3)`
+ * `0.333333`.
+ */
 export function formatNumber(value: number): string {
-  if (Number.isInteger(value)) {
+  if (typeof value !== 'number') {
+    value = parseNumber(value) ?? NaN; // text from the wire a type let through: never toPrecision on it
+  }
+  if (Number.isNaN(value)) {
+    return 'NaN';
+  }
+  if (!Number.isFinite(value)) {
+    return value > 0 ? '∞' : '−∞';
+  }
+  if (Number.isInteger(value) && Math.abs(value) < 1e15) {
     return String(value);
   }
-  const text = value.toPrecision(6);
-  // 0.910000 -> 0.91, 1.00000e+6 stays as toPrecision wrote it.
-  return text.includes('e') ? text : text.replace(/\.?0+$/, '');
+  // 0.910000 -> 0.91 and 1.50000e-7 -> 1.5e-7; a large integer 1.23457e+17, not 18 digits.
+  const [mantissa, exponent] = value.toPrecision(6).split('e');
+  const short = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
+  return exponent === undefined ? short : `${short}e${exponent}`;
 }
 
-/** A metric as a number for charts: null (NaN) and the infinities are not drawable. */
-export function metricNumber(value: MetricValue | JSONValue | undefined): number | null {
-  return typeof value === 'number' && Number.isFinite(value) ? value : null;
+/** A metric's value as text: `—` when the run has no such metric (undefined), NaN for null (parseMetric). */
+export function formatMetric(value: MetricValue | JSONValue | undefined): string {
+  return value === undefined ? MISSING : formatNumber(parseMetric(value));
+}
+
+/** A delta with its sign: `+0.05`, `-0.1`, `+∞`, `−∞`, `NaN`. */
+export function formatDelta(delta: number): string {
+  return `${delta > 0 ? '+' : ''}${formatNumber(delta)}`;
+}
+
+/** The finite numbers can be drawn; NaN and the infinities cannot (charts count them instead). */
+export function isDrawable(value: number | null | undefined): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+/**
+ * `text` cut to at most `limit` characters, the last an ellipsis; never inside a surrogate pair.
+ * For example `truncate('abcdef', 4)` is `abc…`.
+ */
+export function truncate(text: string, limit: number): string {
+  if (text.length <= limit) {
+    return text;
+  }
+  let end = Math.max(0, limit - 1);
+  const code = text.charCodeAt(end);
+  if (end > 0 && code >= 0xdc00 && code <= 0xdfff) {
+    end -= 1; // a low surrogate: keep the pair whole by cutting before it
+  }
+  return text.slice(0, end) + '…';
+}
+
+/** How much of a long value shows before it is expanded (issue 13: a 100 KB tag or param). */
+export const COLLAPSE = { chars: 300, lines: 5 };
+
+/**
+ * The start of a value too long to show whole (more than `chars` characters or `lines` lines),
+ * ending in an ellipsis; null when the value is short enough to show as it is.
+ */
+export function collapse(text: string, limits: { chars: number; lines: number } = COLLAPSE): string | null {
+  const head = text.split('\n', limits.lines).join('\n');
+  if (head.length === text.length && text.length <= limits.chars) {
+    return null;
+  }
+  return head.length > limits.chars ? truncate(head, limits.chars) : `${head}…`;
 }
 
 export function formatDuration(seconds: number | null | undefined): string {
@@ -100,7 +183,9 @@ export function executionErrorText(error: IExecutionError): string {
 /** One difference of a rerun: `metric acc: 0.91 → 0.9 (abs 0.01)`; timings say they do not count. */
 export function differenceText(difference: IDifference): string {
   const { kind, name, detail } = difference;
-  let text = `${kind} ${name}: ${formatValue(difference.original, 40)} → ${formatValue(difference.new, 40)}`;
+  // A metric's value may be "Infinity" or "NaN" off the wire: shown as ∞ and NaN, not as that text.
+  const show = (value: JSONValue) => (kind === 'metric' && value !== null ? formatMetric(value) : formatValue(value, 40));
+  let text = `${kind} ${name}: ${show(difference.original)} → ${show(difference.new)}`;
   if (detail) {
     text += ` (${detail})`;
   }
