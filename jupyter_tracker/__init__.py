@@ -55,7 +55,8 @@ __all__ += ["PushError"]
 
 # The panel and the charts need ipywidgets and matplotlib (together ~0.5 s to import), so they
 # load on first use of jupyter_tracker.panel / plot_*, never at %load_ext (tests/test_import_cost.py).
-_LAZY = {"panel": "views.panel", "plot_metric": "views", "plot_series": "views", "plot_spread": "views"}
+_LAZY = {"panel": "views.panel", "plot_metric": "views", "plot_series": "views", "plot_spread": "views",
+         "plot_parallel": "views", "plot_scatter": "views"}
 # push copies runs to an MLflow server (issue 15): its module sits above the api and loads MLflow (~2 s),
 # an optional extra, only when a push starts.
 _LAZY["push"] = "sync"

@@ -219,7 +219,7 @@ def test_batch_runs_every_combination_in_parallel_and_reports_agreement(grid_not
     assert result.code == 2, result.stderr
     assert "12 executions, 4 failed" in result.stdout
     assert "100%" in result.stderr  # the progress bar
-    assert len(list(out.glob("*.ipynb"))) == 12
+    assert len(list(out.glob("*.ipynb"))) == 12, result.stderr
     batch_id = result.stdout.split()[1].rstrip(":")
     report = jt.report(batch_id, db=tracker_db)
     assert len(report.failed) == 4 and all("depth must be positive" in e.error for e in report.failed)

@@ -386,6 +386,7 @@ def _manager_class() -> type:
             started that still runs, stop the clients' channels and remove the connection file."""
             if self.cancellation is not None:
                 self.cancellation.forget(self)
+            began = time.time()
             started = self.processes()
             try:
                 if not graceful:
@@ -393,8 +394,10 @@ def _manager_class() -> type:
                 if self.has_kernel:
                     run_sync(self.shutdown_kernel)(now=not graceful)
             finally:
-                # Processes the kernel's children started once it was gone are still in its session.
-                _stop(started + self.processes(), grace=GRACE)
+                # Processes the kernel's children started once it was gone are still in its session. Only
+                # those older than this call: the kernel's pid, free again, may already be another's.
+                pid = getattr(self.provisioner, "pid", None)
+                _stop(started + _process_tree(pid, created_before=began), grace=GRACE)
                 for client in self.started_clients:
                     client.stop_channels()
                 self.cleanup_connection_file()
@@ -402,9 +405,11 @@ def _manager_class() -> type:
     return OwnedKernel
 
 
-def _process_tree(pid: int | None) -> list[Any]:
+def _process_tree(pid: int | None, created_before: float | None = None) -> list[Any]:
     """The kernel ``pid``, its descendants, and what remains of its session (its orphans: a loky worker
-    whose parent died), as psutil processes (safe to signal later: psutil checks the pid was not reused)."""
+    whose parent died), as psutil processes (safe to signal later: psutil checks the pid was not reused).
+    ``created_before``: only processes started before that time (a pid freed by the kernel's exit may be
+    given to a new process, another execution's kernel, meanwhile)."""
     import psutil  # on use, like papermill
 
     if pid is None:
@@ -418,7 +423,18 @@ def _process_tree(pid: int | None) -> list[Any]:
         with contextlib.suppress(OSError, psutil.Error):
             if os.getsid(process.pid) == pid and process not in found:
                 found.append(process)
+    if created_before is not None:
+        found = [p for p in found if _created(p) <= created_before]
     return found
+
+
+def _created(process: Any) -> float:
+    import psutil
+
+    try:
+        return process.create_time()
+    except psutil.Error:
+        return math.inf  # gone: nothing to stop
 
 
 def _stop(processes: list[Any], grace: float) -> None:

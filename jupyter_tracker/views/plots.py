@@ -18,13 +18,18 @@ from __future__ import annotations
 import io
 import math
 import numbers
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, NamedTuple, Sequence
 
 # This module is imported only when a chart is asked for (see __init__.__getattr__), so
 # importing matplotlib, numpy and pandas here costs nothing at %load_ext time.
 import numpy as np
 import pandas as pd
+from matplotlib import colormaps
+from matplotlib import dates as mdates
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import LogNorm, Normalize
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..render import count, format_value, is_missing
 from ..errors import UsageProblem
@@ -39,7 +44,11 @@ FIGSIZE = (7.0, 3.8)
 MAX_RUN_TICKS = 30  # beyond this many runs, run ids on the x axis overlap into a black bar
 SPREADS = ("range", "std")
 LOG_SCALE_RATIO = 100  # a positive param spanning this factor or more gets a log x axis
-
+MAX_PARALLEL_AXES = 8  # default params of plot_parallel: beyond 8 axes their names and ticks collide at FIGSIZE
+MAX_AXIS_CATEGORIES = 10  # labelled values on one parallel axis; more overlap on its 0-1 height
+NOT_SET_Y = -0.15  # where a run without the param crosses a parallel axis: below its 0-1 range
+MAX_POINT_LABELS = 20  # plot_scatter names its points by run id up to this many (a PNG has no hover)
+MAX_COLOUR_CATEGORIES = 8  # a numeric colour param with more values gets a colormap, not a legend
 
 
 class TrackerFigure(Figure):
@@ -140,26 +149,15 @@ def plot_series(series: "list[tuple[Run, pd.DataFrame]]", metric: str, missing: 
     runs that never logged ``metric``. ``jupyter_tracker.plot_series`` documents the chart."""
     name = _label(metric[len("metrics."):] if metric.startswith("metrics.") else metric)
     fig, ax = _figure(ax)
-    notes, without_steps, not_drawn = [], False, np.zeros(3, dtype=int)  # NaN, +inf, -inf points
+    without_steps, not_drawn = False, np.zeros(3, dtype=int)  # NaN, +inf, -inf points
     for run, points in series:
         values = points["value"].to_numpy(dtype=float)
-        not_drawn += [int(np.isnan(values).sum()), int(np.isposinf(values).sum()), int(np.isneginf(values).sum())]
-        steps = points["step"]
-        if steps.isna().all():
-            without_steps = True
-            xs = np.arange(len(points), dtype=float)
-        else:
-            # Points logged without a step sit at their position in the log.
-            xs = steps.astype("float64").fillna(pd.Series(np.arange(len(points)), index=steps.index)).to_numpy()
+        not_drawn += _non_finite(values)
+        xs, no_steps = _steps(points)
+        without_steps |= no_steps
         ax.plot(xs, np.where(np.isfinite(values), values, np.nan), marker="o" if len(points) <= 30 else None,
                 markersize=3, label=f"{run.short_id} {_label(run.name, 30)}")
-    if not_drawn.any():
-        kinds = ", ".join(f"{n} {kind}" for n, kind in zip(not_drawn, ("NaN", "∞", "−∞")) if n)
-        notes.append(f"{count(int(not_drawn.sum()), 'point')} not drawn ({kinds})")
-    if all(len(points) <= 1 for _, points in series):
-        notes.append(f"one point per run: {name} was not logged as a series (log_metric(..., step=))")
-    if missing:
-        notes.append(f"no {name} in {', '.join(missing)}")
+    notes = _series_notes(series, name, missing, not_drawn, "not drawn")
     ax.set_xlabel("point (no step logged)" if without_steps else "step")
     ax.set_ylabel(name)
     ax.set_title(f"{name} by step")
@@ -168,6 +166,300 @@ def plot_series(series: "list[tuple[Run, pd.DataFrame]]", metric: str, missing: 
         ax.legend(fontsize=8, loc="best")
     _note(ax, notes)
     return fig
+
+
+def plot_series_bands(series: "list[tuple[Run, pd.DataFrame]]", metric: str, by: str | Sequence[str],
+                      missing: Sequence[str] = (), ax: "Axes | None" = None) -> Figure:
+    """Per group of the runs of ``series`` with the same values of the params ``by``, the mean of ``metric``
+    at each step and its min–max band; ``jupyter_tracker.plot_series`` documents the chart."""
+    name = _label(_bare(metric, "metrics."))
+    names = [_bare(p, "params.") for p in ([by] if isinstance(by, str) else by)]
+    known = set().union(*(run.params for run, _ in series))
+    for unknown in (n for n in names if n not in known):
+        raise UsageProblem(f"unknown param '{unknown}': the runs have {', '.join(sorted(known)) or 'no params'}")
+    params = pd.DataFrame({n: [run.params.get(n) for run, _ in series] for n in names}, index=range(len(series)),
+                          dtype=object)
+    fig, ax = _figure(ax)
+    without_steps, left_out = False, np.zeros(3, dtype=int)  # NaN, +inf, -inf points
+    for colour, (key, members) in enumerate(_groups(params, names)):
+        per_run = []  # one Series per run: its finite value at each step (the last one logged at a step)
+        for position in members.index:
+            points = series[position][1]
+            values = points["value"].to_numpy(dtype=float)
+            left_out += _non_finite(values)
+            xs, no_steps = _steps(points)
+            without_steps |= no_steps
+            finite = np.isfinite(values)
+            per_run.append(pd.Series(values[finite], index=xs[finite]).groupby(level=0).last())
+        table = pd.concat(per_run, axis=1).sort_index()  # steps x runs; NaN where a run lacks the step
+        steps = table.index.to_numpy(dtype=float)
+        combination = ", ".join(f"{_label(n, 24)}={_label(_category(v), 24)}" for n, v in zip(names, key))
+        ax.plot(steps, table.mean(axis=1).to_numpy(), color=f"C{colour % 10}", marker="o" if len(steps) <= 30 else None,
+                markersize=3, label=f"{combination or 'all runs'} (n={len(members)})")
+        ax.fill_between(steps, table.min(axis=1).to_numpy(), table.max(axis=1).to_numpy(), color=f"C{colour % 10}",
+                        alpha=0.2, linewidth=0)
+    ax.set_xlabel("point (no step logged)" if without_steps else "step")
+    ax.set_ylabel(name)
+    groups = f"per {', '.join(_label(n, 24) for n in names)}" if names else "over all runs"
+    ax.set_title(f"{name} by step: mean and min–max {groups}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    _note(ax, _series_notes(series, name, missing, left_out, "left out of the means and bands"))
+    return fig
+
+
+def _steps(points: pd.DataFrame) -> tuple[np.ndarray, bool]:
+    """The x of each point of a ``metric_series`` frame, and whether none had a step: points logged
+    without a step sit at their position in the log."""
+    steps = points["step"]
+    if steps.isna().all():
+        return np.arange(len(points), dtype=float), True
+    return steps.astype("float64").fillna(pd.Series(np.arange(len(points)), index=steps.index)).to_numpy(), False
+
+
+def _non_finite(values: np.ndarray) -> np.ndarray:
+    return np.array([np.isnan(values).sum(), np.isposinf(values).sum(), np.isneginf(values).sum()], dtype=int)
+
+
+def _series_notes(series: "list[tuple[Run, pd.DataFrame]]", name: str, missing: Sequence[str],
+                  non_finite: np.ndarray, fate: str) -> list[str]:
+    notes = []
+    if non_finite.any():
+        kinds = ", ".join(f"{n} {kind}" for n, kind in zip(non_finite, ("NaN", "∞", "−∞")) if n)
+        notes.append(f"{count(int(non_finite.sum()), 'point')} {fate} ({kinds})")
+    if all(len(points) <= 1 for _, points in series):
+        notes.append(f"one point per run: {name} was not logged as a series (log_metric(..., step=))")
+    if missing:
+        notes.append(f"no {name} in {', '.join(missing)}")
+    return notes
+
+
+# ------------------------------------------------------------------ parallel
+def plot_parallel(frame: pd.DataFrame, metric: str, params: str | Sequence[str] | None = None,
+                  experiment: str | None = None, ax: "Axes | None" = None) -> Figure:
+    """One line per run of ``frame`` (shaped like ``runs()``) across an axis per param and ``metric`` last,
+    coloured by ``metric``; ``jupyter_tracker.plot_parallel`` documents the chart."""
+    if frame.empty:
+        return message_figure(f"no runs to plot{_in(experiment)}", ax)
+    metric_col = _column(frame, "metrics.", metric, "metric")
+    label = _label(_bare(metric_col, "metrics."))
+    chosen = None if params is None else [_column(frame, "params.", p, "param")
+                                          for p in ([params] if isinstance(params, str) else params)]
+    values = _numbers(frame[metric_col])
+    finite = np.isfinite(values)
+    if not finite.any():
+        return message_figure(f"no finite values of {label} to plot ({count(len(frame), 'run')})", ax)
+    notes = [] if finite.all() else [f"{count(int((~finite).sum()), 'run')} without a finite {label} not drawn"]
+    frame, values = frame[finite], values[finite]
+    columns = chosen if chosen is not None else _varying_params(frame, notes)
+    names = [_label(_bare(c, "params."), 20) for c in columns] + [label]
+    axes = [_unit_axis(frame[c].tolist(), log=True) for c in columns] + [_unit_axis(values.tolist(), log=False)]
+    crossings = np.column_stack([positions for positions, _ in axes])  # runs x axes
+    for name, (positions, _) in zip(names, axes):
+        if np.isnan(positions).any():
+            notes.append(f"{count(int(np.isnan(positions).sum()), 'run')} with an infinite {name}: a gap there")
+    fig, ax = _figure(ax)
+    xs = np.arange(len(axes), dtype=float)
+    cmap, norm = colormaps["viridis"], Normalize(values.min(), values.max())
+    run_ids = frame["run_id"].str[:8].tolist() if "run_id" in frame.columns else [str(i + 1) for i in range(len(frame))]
+    for i in np.argsort(values, kind="stable"):  # the highest values last, drawn on top
+        ax.plot(xs, crossings[i], color=cmap(norm(values[i])), alpha=0.85, linewidth=1.5, label=run_ids[i])
+    ax.vlines(xs, 0, 1, color="#444", linewidth=1)
+    for x, (_, ticks) in zip(xs, axes):
+        for y, text in ticks:
+            ax.text(x + 0.03, y, text, fontsize=7, ha="left", va="center",
+                    bbox={"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none", "alpha": 0.7})
+    many = len(axes) > 5
+    ax.set_xticks(xs, names, rotation=30 if many else 0, ha="right" if many else "center", rotation_mode="anchor",
+                  fontsize=8)
+    ax.set_yticks([])
+    ax.spines[["left", "right", "top"]].set_visible(False)
+    ax.set_xlim(-0.2, len(axes) - 0.5)
+    ax.set_ylim(NOT_SET_Y - 0.08, 1.15)  # room above the axes for the note
+    fig.colorbar(ScalarMappable(norm, cmap), ax=ax, label=label)
+    ax.set_title(f"{label} against {', '.join(names[:-1]) or 'no params'} (one line per run)"
+                 if len(names) <= 4 else f"{label} against {count(len(columns), 'param')} (one line per run)")
+    _note(ax, notes)
+    return fig
+
+
+def _varying_params(frame: pd.DataFrame, notes: list[str]) -> list[str]:
+    """The params whose values differ among the runs (every param if none does), at most MAX_PARALLEL_AXES."""
+    columns = [c for c in frame.columns if c.startswith("params.")]
+    varying = [c for c in columns if len({_category(v) for v in frame[c]}) > 1] or columns
+    if len(varying) > MAX_PARALLEL_AXES:
+        notes.append(f"{MAX_PARALLEL_AXES} of {len(varying)} varying params shown (choose with params=)")
+    return varying[:MAX_PARALLEL_AXES]
+
+
+def _unit_axis(raw: list[Any], log: bool) -> tuple[np.ndarray, list[tuple[float, str]]]:
+    """Where each value crosses a parallel axis (0 to 1, NOT_SET_Y without a value, NaN for ±∞), and
+    the axis' labelled ticks: numbers scaled min–max (log10 if ``log`` and they span LOG_SCALE_RATIO),
+    other values evenly spaced in their order."""
+    present = np.array([not is_missing(v) for v in raw], dtype=bool)
+    unset = [] if present.all() else [(NOT_SET_Y, NOT_SET)]
+    if _all_numeric(raw):
+        numbers = np.array([float(v) if keep else np.nan for v, keep in zip(raw, present)])
+        finite = numbers[np.isfinite(numbers)]
+        if not len(finite):
+            return np.where(present, np.nan, NOT_SET_Y), unset
+        lo, hi = float(finite.min()), float(finite.max())
+        log = log and lo > 0 and hi / lo >= LOG_SCALE_RATIO
+
+        def unit(v: Any) -> Any:
+            low, high, v = (np.log10(lo), np.log10(hi), np.log10(v)) if log else (lo, hi, v)
+            return (v - low) / (high - low) if high > low else np.full_like(v, 0.5, dtype=float)
+
+        finite_at = np.isfinite(numbers)  # ±∞ cross at NaN: a gap on this axis
+        positions = np.where(finite_at, unit(np.where(finite_at, numbers, lo)), np.nan)
+        ticks = [(float(unit(np.float64(t))), format_value(float(t), 10)) for t in _round_ticks(lo, hi, log)]
+        return np.where(present, positions, NOT_SET_Y), ticks + unset
+    categories = _categories(raw)
+    spot = {key: i / (len(categories) - 1) if len(categories) > 1 else 0.5 for i, key in enumerate(categories)}
+    positions = np.array([spot[_category(v)] if keep else NOT_SET_Y for v, keep in zip(raw, present)])
+    step = math.ceil(len(categories) / MAX_AXIS_CATEGORIES)  # label every step-th: more would overlap
+    return positions, [(spot[key], _label(key, 20)) for key in categories[::step]] + unset
+
+
+def _round_ticks(lo: float, hi: float, log: bool) -> list[float]:
+    """3 to 5 round values from lo to hi (powers of ten on a log axis), with lo and hi added when fewer."""
+    if lo == hi:
+        return [lo]
+    if log:
+        powers = 10.0 ** np.arange(math.ceil(math.log10(lo)), math.floor(math.log10(hi)) + 1)
+        ticks = list(powers[::math.ceil(len(powers) / 5)]) if len(powers) else []
+        span, where = math.log10(hi / lo), lambda t: math.log10(t / lo)
+    else:
+        slack = (hi - lo) * 1e-9  # 0.30000000000000004 is 0.3
+        ticks = [t for t in MaxNLocator(nbins=4, steps=[1, 2, 2.5, 5, 10]).tick_values(lo, hi)
+                 if lo - slack <= t <= hi + slack]
+        span, where = hi - lo, lambda t: t - lo
+    for end in (lo, hi):
+        if len(ticks) < 3 and all(abs(where(end) - where(t)) > 0.15 * span for t in ticks):
+            ticks.append(end)
+    return sorted(ticks)
+
+
+# ------------------------------------------------------------------ scatter
+class _ScatterAxis(NamedTuple):
+    values: np.ndarray  # NaN where a run is not drawn: no value, or ±∞
+    label: str
+    categories: list[str] | None = None  # tick labels at 0, 1, ... for a column that is not numeric
+    scale: str = "linear"  # "log" for a param spanning LOG_SCALE_RATIO or more, "date" for start
+
+
+def plot_scatter(frame: pd.DataFrame, x: str, y: str, color: str | None = None, experiment: str | None = None,
+                 ax: "Axes | None" = None) -> Figure:
+    """One point per run of ``frame`` (shaped like ``runs()``): column ``x`` against column ``y``, coloured
+    by the param ``color``; ``jupyter_tracker.plot_scatter`` documents the chart."""
+    if frame.empty:
+        return message_figure(f"no runs to plot{_in(experiment)}", ax)
+    x_axis, y_axis = _scatter_axis(frame, _any_column(frame, x)), _scatter_axis(frame, _any_column(frame, y))
+    color_col = None if color is None else _column(frame, "params.", color, "param")
+    keep = np.isfinite(x_axis.values) & np.isfinite(y_axis.values)
+    if not keep.any():
+        return message_figure(f"no run has both {x_axis.label} and {y_axis.label} ({count(len(frame), 'run')})", ax)
+    fig, ax = _figure(ax)
+    xs, ys = x_axis.values[keep], y_axis.values[keep]
+    if color_col is None:
+        ax.plot(xs, ys, "o", alpha=0.8, label="runs")
+    else:
+        _coloured_points(ax, xs, ys, frame[color_col][keep].tolist(), _label(_bare(color_col, "params."), 24))
+    _place(ax, "x", x_axis)
+    _place(ax, "y", y_axis)
+    if keep.sum() <= MAX_POINT_LABELS and "run_id" in frame.columns:  # no hover in a PNG: name the points
+        for run_id, px, py in zip(frame["run_id"][keep], xs, ys):
+            ax.annotate(str(run_id)[:8], (px, py), xytext=(3, 3), textcoords="offset points", fontsize=7,
+                        color="#555")
+    ax.set_xlabel(x_axis.label)
+    ax.set_ylabel(y_axis.label)
+    by = "" if color_col is None else f" by {_label(_bare(color_col, 'params.'), 24)}"
+    ax.set_title(f"{y_axis.label} against {x_axis.label}{by}")
+    ax.grid(True, alpha=0.3)
+    _note(ax, _dropped_note(keep, x_axis, y_axis))
+    return fig
+
+
+def _place(ax: "Axes", which: str, axis: _ScatterAxis) -> None:
+    """Category ticks, dates or a log scale on the x or y axis of ``ax``."""
+    if axis.categories is not None:
+        slanted = {"rotation": 30, "ha": "right", "rotation_mode": "anchor"}  # long x labels would overlap
+        getattr(ax, f"set_{which}ticks")(range(len(axis.categories)), axis.categories, fontsize=8,
+                                         **(slanted if which == "x" and len(axis.categories) > 5 else {}))
+        getattr(ax, f"set_{which}lim")(-0.5, len(axis.categories) - 0.5)
+    elif axis.scale == "date":
+        getattr(ax, f"{which}axis").axis_date()
+    elif axis.scale == "log":
+        getattr(ax, f"set_{which}scale")("log")
+
+
+def _any_column(frame: pd.DataFrame, name: str) -> str:
+    """The column a scatter axis shows: ``duration``, ``start``, a prefixed column, or a bare name, which is
+    a metric if one has that name, else a param."""
+    if name in ("duration", "start") or name.startswith(("metrics.", "params.", "tags.")):
+        if name in frame.columns:
+            return name
+    else:
+        for prefix in ("metrics.", "params."):
+            if prefix + name in frame.columns:
+                return prefix + name
+    have = {prefix: ", ".join(sorted(_bare(c, prefix) for c in frame.columns if c.startswith(prefix))) or "none"
+            for prefix in ("metrics.", "params.")}
+    raise UsageProblem(f"unknown column '{name}': the runs have metrics {have['metrics.']}, "
+                       f"params {have['params.']}, duration and start")
+
+
+def _scatter_axis(frame: pd.DataFrame, column: str) -> _ScatterAxis:
+    raw = frame[column]
+    if column == "start":
+        stamps = pd.to_datetime(raw, errors="coerce", utc=True).dt.tz_localize(None)
+        return _ScatterAxis(mdates.date2num(stamps.to_numpy()), "start (UTC)", scale="date")
+    label = "duration (s)" if column == "duration" else _label(column.split(".", 1)[1])
+    values = raw.tolist()
+    if column == "duration" or column.startswith("metrics.") or _all_numeric(values):
+        numbers = _numbers(raw)
+        finite = numbers[np.isfinite(numbers)]
+        log = (column.startswith("params.") and len(finite) > 0 and finite.min() > 0
+               and finite.max() / finite.min() >= LOG_SCALE_RATIO)
+        return _ScatterAxis(np.where(np.isfinite(numbers), numbers, np.nan), label, scale="log" if log else "linear")
+    categories = _categories(values)
+    position = {key: float(i) for i, key in enumerate(categories)}
+    spots = np.array([np.nan if is_missing(v) else position[_category(v)] for v in values], dtype=float)
+    return _ScatterAxis(spots, label, [_label(key, 24) for key in categories])
+
+
+def _coloured_points(ax: "Axes", xs: np.ndarray, ys: np.ndarray, raw: list[Any], label: str) -> None:
+    """Points coloured by a param: a colormap and colorbar for a number of many values, else a colour
+    and legend entry per value; runs without the param in grey."""
+    present = np.array([not is_missing(v) for v in raw], dtype=bool)
+    if _all_numeric(raw) and len({float(v) for v, keep in zip(raw, present) if keep}) > MAX_COLOUR_CATEGORIES:
+        shades = np.array([float(v) if keep else np.nan for v, keep in zip(raw, present)])
+        has = np.isfinite(shades)
+        lo, hi = shades[has].min(), shades[has].max()
+        norm = LogNorm(lo, hi) if lo > 0 and hi / lo >= LOG_SCALE_RATIO else Normalize(lo, hi)
+        points = ax.scatter(xs[has], ys[has], c=shades[has], cmap="viridis", norm=norm, alpha=0.85)
+        ax.figure.colorbar(points, ax=ax, label=label)
+        if not has.all():
+            ax.plot(xs[~has], ys[~has], "o", color="#bbb", label=NOT_SET)
+            ax.legend(fontsize=8, loc="best")
+        return
+    keys = np.array([_category(v) for v in raw], dtype=object)
+    for i, key in enumerate(_categories(raw) + ([] if present.all() else [NOT_SET])):
+        ax.plot(xs[keys == key], ys[keys == key], "o", alpha=0.85, color="#bbb" if key == NOT_SET else f"C{i % 10}",
+                label=_label(key, 24))
+    ax.legend(title=label, fontsize=8, title_fontsize=8, loc="best")
+
+
+def _dropped_note(keep: np.ndarray, *axes: _ScatterAxis) -> list[str]:
+    if keep.all():
+        return []
+    reasons = []
+    for axis in axes:
+        lost = int(np.isnan(axis.values).sum())
+        if lost:
+            reasons.append(f"{lost} without a finite {axis.label}" if axis.categories is None
+                           else f"{lost} without {axis.label}")
+    return [f"{count(int((~keep).sum()), 'run')} not drawn ({', '.join(reasons)})"]
 
 
 # ------------------------------------------------------------------ spread
@@ -299,6 +591,15 @@ def _value_notes(values: np.ndarray, label: str) -> list[str]:
 def _all_numeric(values: list[Any]) -> bool:
     present = [v for v in values if not is_missing(v)]
     return bool(present) and all(isinstance(v, numbers.Real) and not isinstance(v, (bool, np.bool_)) for v in present)
+
+
+def _categories(raw: list[Any]) -> list[str]:
+    """The distinct values of ``raw`` as a chart writes them, in ``_order_key`` order, missing ones left out."""
+    first: dict[str, Any] = {}
+    for value in raw:
+        if not is_missing(value):
+            first.setdefault(_category(value), value)
+    return sorted(first, key=lambda key: _order_key(first[key]))
 
 
 def _category(value: Any) -> str:
