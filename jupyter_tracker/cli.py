@@ -275,7 +275,10 @@ def rerun(obj: dict, run: str, repeat: int, rtol: float | None, atol: float | No
     """
     verdict = repro.rerun(run, repeat=repeat, rtol=rtol, atol=atol, workers=workers, timeout=timeout,
                         kernel_name=kernel_name, db=obj["db"], strict=strict)
-    _data(json_text(verdict.to_dict())) if fmt == "json" else _say(str(verdict))
+    if fmt == "json":
+        _data(json_text(verdict.to_dict()))
+    else:
+        _say(str(verdict))
     sys.exit(verdict.exit_code)
 
 
@@ -418,7 +421,10 @@ def validate(obj: dict, run: str, baseline: str, model: str, rules: tuple[str, .
     """Validate RUN against a baseline: metric rules, schema, null rates and drift. Exit 1 if a check fails."""
     result = api.validate(run, baseline=baseline, rules=list(rules) or None, name=model,
                           thresholds=_thresholds(psi, ks, null_rate), db=obj["db"])
-    _say(str(result)) if fmt == "table" else _data(json_text(result.to_dict()))
+    if fmt == "table":
+        _say(str(result))
+    else:
+        _data(json_text(result.to_dict()))
     if not result.passed:
         sys.exit(1)
 
