@@ -21,6 +21,8 @@ from pathlib import Path
 import psutil
 import pytest
 
+import jupyter_tracker
+
 from pytest_jupyter.jupyter_core import *  # noqa: F401,F403
 from pytest_jupyter.jupyter_server import *  # noqa: F401,F403
 import test_server
@@ -235,3 +237,81 @@ def test_ctrl_c_stops_a_parallel_batch_and_its_kernels(tmp_path, tracker_db, scr
     assert command.returncode != 0 and seconds < 15
     assert marked(mark) == []
     assert list(scratch.iterdir()) == []
+
+
+# ---------------------------------------------------------------- kernels that do not start
+# A kernel command that misbehaves on its first starts, counted in a file, then is a real kernel:
+# it hangs without answering (a lost port race, a stalled machine) or dies with a message on stderr.
+FLAKY_KERNEL = """\
+import sys, time
+from pathlib import Path
+count = Path(sys.argv[1])
+start = len(count.read_text()) if count.exists() else 0
+count.write_text("x" * (start + 1))
+plan = sys.argv[2].split(",")
+if start < len(plan) and plan[start] == "hang":
+    time.sleep(600)
+if start < len(plan) and plan[start] == "die":
+    sys.exit("address already in use (start %d)" % (start + 1))
+sys.argv = [sys.argv[0], *sys.argv[3:]]
+from ipykernel import kernelapp
+kernelapp.launch_new_instance()
+"""
+
+
+def flaky_kernel(folder: Path, plan: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A kernelspec "flaky" that hangs or dies on its first starts as ``plan`` says (e.g. "hang,die");
+    returns the file counting its starts."""
+    import json
+
+    spec = folder / "jupyter" / "kernels" / "flaky"
+    spec.mkdir(parents=True)
+    (folder / "flaky.py").write_text(FLAKY_KERNEL)
+    count = folder / "starts"
+    spec.joinpath("kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, str(folder / "flaky.py"), str(count), plan, "-f", "{connection_file}"],
+        "display_name": "flaky", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(folder / "jupyter"))
+    return count
+
+
+def test_a_kernel_that_hangs_or_dies_before_answering_is_started_again(tmp_path, tracker_db, scratch, monkeypatch):
+    from jupyter_tracker.repro import engine
+
+    # Given a kernel that hangs on its first start and dies on its second (3 s of patience, not 30)
+    count = flaky_kernel(tmp_path, "hang,die", monkeypatch)
+    monkeypatch.setattr(engine, "STARTUP_PATIENCE", 3.0)
+    mark = secrets.token_hex(4)
+    monkeypatch.setenv(MARK, mark)
+    notebook = write_notebook(tmp_path / "nb.ipynb", ["%load_ext jupyter_tracker",
+                                                      "%%track started\nx = 1"])
+
+    # When an execution runs it
+    result = engine.execute(engine.Execution(str(notebook), str(tmp_path / "out.ipynb"), str(tmp_path),
+                                             str(tracker_db), engine.new_session_id(), kernel_name="flaky"))
+
+    # Then the third kernel ran the notebook, the first two are gone, and the run was recorded once
+    assert result.ok, result.error.text()
+    assert len(count.read_text()) == 3
+    assert marked(mark) == []
+    assert list(scratch.iterdir()) == []
+    assert list(jupyter_tracker.runs(db=str(tracker_db)).name) == ["started"]
+
+
+def test_a_kernel_that_never_starts_fails_with_its_own_words(tmp_path, tracker_db, scratch, monkeypatch):
+    # Given a kernel command that always dies with a message
+    count = flaky_kernel(tmp_path, "die,die,die,die", monkeypatch)
+    mark = secrets.token_hex(4)
+    notebook = write_notebook(tmp_path / "nb.ipynb", ["x = 1"])
+
+    # When a batch runs it
+    done, seconds = run_batch(str(notebook), "--kernel", "flaky", "-o", str(tmp_path / "out"),
+                              env={**cli_env(tracker_db, mark, scratch), "JUPYTER_PATH": str(tmp_path / "jupyter")})
+
+    # Then it was tried three times, and the failure says what the kernel said, in one line
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert len(count.read_text()) == 3
+    assert "the kernel did not start: Kernel died before replying to kernel_info; " \
+           "kernel said: address already in use (start 3)" in done.stdout, done.stdout
+    assert "Traceback" not in done.stdout + done.stderr
+    assert marked(mark) == []

@@ -8,7 +8,12 @@ from environment variables, so the runs an execution recorded can be found after
 Nothing an execution starts outlives it (issue 13): when it ends, fails, times out or is
 cancelled, its kernel is shut down and every process the kernel started (joblib/loky workers,
 subprocesses) is killed, with the client's channel threads and the connection file. Kernels write
-to /dev/null, never to our stdout/stderr, which a worker left behind would hold open.
+to a temporary file, never to our stdout/stderr, which a worker left behind would hold open.
+
+A kernel that does not answer within ``STARTUP_PATIENCE`` of being started (a lost race for a port
+with another process, a machine under load), or dies before answering, is ended and a new one is
+started in its place, up to ``STARTS`` times: no cell has run yet, so nothing is lost or repeated.
+The last attempt's failure carries the kernel's last line on stderr.
 """
 
 from __future__ import annotations
@@ -20,7 +25,6 @@ import math
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -31,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..config import ENV_DB, ENV_SESSION, ENV_TAGS
-from ..errors import UsageProblem
+from ..errors import UsageProblem, shortened
 from ..models.replay import DEFAULT_KERNEL, RAISES
 from ..records import MetricPoint, Run
 from ..render import one_line
@@ -43,6 +47,12 @@ Progress = Callable[[int, int], None]
 # Seconds a kernel's leftover processes get between SIGTERM and SIGKILL: loky workers and the
 # resource tracker exit in milliseconds once the kernel is gone.
 GRACE = 2.0
+STARTS = 3  # kernels started, at most, for one execution
+STARTUP_PATIENCE = 30.0  # seconds a started kernel has to answer (a healthy one takes 1 to 5 under load)
+
+
+class KernelStartFailed(Exception):
+    """The kernel was started but never answered: no cell ran, so the execution may start again."""
 
 
 @dataclass(frozen=True)
@@ -140,41 +150,47 @@ def execute(execution: Execution, cancellation: Cancellation | None = None) -> E
 
     cancellation = cancellation or Cancellation()
     started = time.perf_counter()
-    error = None
     if cancellation.reason is not None:
         return ExecutionResult(execution, 0.0, ExecutionError(cancellation.reason))
     if not os.path.isdir(execution.cwd):
         error = ExecutionError(f"working directory {execution.cwd} does not exist")
         return ExecutionResult(execution, 0.0, error)
     Path(execution.output).parent.mkdir(parents=True, exist_ok=True)
-    kernel = _kernel_manager(execution, cancellation)
-    graceful = False  # whether the kernel is idle, so may exit cleanly (the user's atexit hooks run)
-    try:
-        # The kernel gets its environment and working directory from its own manager, never from
-        # this process's os.environ or cwd: executions run side by side in threads.
-        papermill.execute_notebook(
-            execution.notebook, execution.output, parameters=execution.parameters or None,
-            kernel_name=execution.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
-            # papermill takes whole seconds: 2.5 would fail every cell, so round up.
-            execution_timeout=None if execution.timeout is None else max(1, math.ceil(execution.timeout)),
-            # Ours, so nbclient leaves it running at the end (it shuts down only managers it made):
-            # kernel.end() below does, whatever happened (issue 13).
-            km=kernel,
-            resources={"metadata": {"path": execution.cwd}},
-            # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
-            extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
-        )
-        graceful = True
-    except PapermillExecutionError as failure:
-        graceful = True  # a cell raised: the kernel is idle
-        error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
-                               failure.ename, str(failure.evalue))
-        if failure.cell_index is not None and _tagged_raising(execution.output, failure.cell_index):
-            error = _unexpected_error(execution.output)
-    except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
-        error = ExecutionError(f"{type(failure).__name__}: {one_line(failure)}")
-    finally:
-        kernel.end(graceful=graceful and cancellation.reason is None)
+    for attempt in range(1, STARTS + 1):
+        kernel = _kernel_manager(execution, cancellation)
+        error = None
+        graceful = False  # whether the kernel is idle, so may exit cleanly (the user's atexit hooks run)
+        try:
+            # The kernel gets its environment and working directory from its own manager, never from
+            # this process's os.environ or cwd: executions run side by side in threads.
+            papermill.execute_notebook(
+                execution.notebook, execution.output, parameters=execution.parameters or None,
+                kernel_name=execution.kernel_name, progress_bar=False, request_save_on_cell_execute=False,
+                # papermill takes whole seconds: 2.5 would fail every cell, so round up.
+                execution_timeout=None if execution.timeout is None else max(1, math.ceil(execution.timeout)),
+                # Ours, so nbclient leaves it running at the end (it shuts down only managers it made):
+                # kernel.end() below does, whatever happened (issue 13).
+                km=kernel,
+                resources={"metadata": {"path": execution.cwd}},
+                # The kernel's own log (transport notices, the interrupt at shutdown) is not the user's.
+                extra_arguments=["--IPKernelApp.log_level=CRITICAL"],
+            )
+            graceful = True
+        except KernelStartFailed as failure:
+            error = ExecutionError(f"the kernel did not start: {failure}")
+            if attempt < STARTS and cancellation.reason is None:
+                continue  # (the finally clause ends this kernel first)
+        except PapermillExecutionError as failure:
+            graceful = True  # a cell raised: the kernel is idle
+            error = ExecutionError(str(failure.evalue), failure.cell_index, failure.exec_count,
+                                   failure.ename, str(failure.evalue))
+            if failure.cell_index is not None and _tagged_raising(execution.output, failure.cell_index):
+                error = _unexpected_error(execution.output)
+        except Exception as failure:  # noqa: BLE001  (a kernel that dies or times out is a failed execution)
+            error = ExecutionError(f"{type(failure).__name__}: {one_line(failure)}{kernel.last_words()}")
+        finally:
+            kernel.end(graceful=graceful and cancellation.reason is None)
+        break
     if error is not None and cancellation.reason is not None:
         error = ExecutionError(cancellation.reason)  # not the "Kernel died" it caused
     return ExecutionResult(execution, time.perf_counter() - started, error)
@@ -359,15 +375,36 @@ def _manager_class() -> type:
         shutdown_wait_time = Float(1.0)
         cancellation = AnyTrait(None)  # the Cancellation that may kill it
         started_clients = List()  # kept to stop their channels at the end: each has a heartbeat thread
+        output = AnyTrait(None)  # the kernel's stdout and stderr: an unnamed temporary file
 
         async def start_kernel(self, **kwargs: Any) -> None:
+            """Start the kernel and wait until it answers; ``KernelStartFailed`` if it does not."""
             kwargs["env"] = dict(self.kernel_environment)
             # Never our stdout/stderr: loky workers inherit them and held `batch | tee` open for the
-            # 300 s of their idle timeout (issue 13: 346 s instead of 15 s).
-            kwargs["stdout"] = kwargs["stderr"] = subprocess.DEVNULL
+            # 300 s of their idle timeout (issue 13: 346 s instead of 15 s). A file holds nothing open.
+            self.output = tempfile.TemporaryFile(prefix="jupyter-tracker-kernel-")
+            kwargs["stdout"] = kwargs["stderr"] = self.output
             await super().start_kernel(**kwargs)
             if self.cancellation is not None:
                 self.cancellation.watch(self)
+            probe = self.client()
+            probe.start_channels()
+            try:
+                await probe.wait_for_ready(timeout=STARTUP_PATIENCE)
+            except RuntimeError as failure:  # "didn't respond in 30 seconds", "died before replying"
+                raise KernelStartFailed(f"{one_line(failure)}{self.last_words()}") from None
+            finally:
+                probe.stop_channels()
+
+        def last_words(self) -> str:
+            """The kernel's last line on stderr, as "; kernel said: ...", or "" when it said nothing."""
+            if self.output is None or self.output.closed:
+                return ""
+            self.output.seek(0, os.SEEK_END)
+            self.output.seek(max(0, self.output.tell() - 4096))
+            lines = [line.strip() for line in self.output.read().decode("utf-8", "replace").splitlines()]
+            lines = [line for line in lines if line]
+            return f"; kernel said: {shortened(lines[-1], 300)}" if lines else ""
 
         def client(self, **kwargs: Any) -> Any:
             client = super().client(**kwargs)
@@ -401,6 +438,8 @@ def _manager_class() -> type:
                 for client in self.started_clients:
                     client.stop_channels()
                 self.cleanup_connection_file()
+                if self.output is not None:
+                    self.output.close()
 
     return OwnedKernel
 
