@@ -40,7 +40,7 @@ lab: install
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/jupyter lab --ServerApp.root_dir=notebooks $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
-# The README's pictures of the sidebar, taken from the real UI (docs/screenshots.py).
+# The README's pictures of the sidebar and the runs table, taken from the real UI (docs/screenshots.py).
 screenshots: install $(CHROMIUM)
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	$(BIN)/python docs/screenshots.py

@@ -16,7 +16,7 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from harness import Case, Kernel, MlflowServer, Row, Samples, Target, interleave
 
@@ -309,6 +309,7 @@ def _clone_runs(path: Path, run_table: str, id_column: str, tables: list[str], c
 def runs_frame(ctx: Context) -> list[Case]:
     import jupyter_tracker as jt
     from jupyter_tracker import api
+    from jupyter_tracker import store as stores
     from mlflow.entities import Metric, Param
 
     base = ctx.pick(1000, 200)
@@ -332,7 +333,7 @@ def runs_frame(ctx: Context) -> list[Case]:
     big = base * 10
     jt_dbs[big], mlflow_dbs[big] = ctx.work / f"runs-{big}.db", ctx.work / f"mlflow-runs-{big}.db"
     api.open_store(first).close()
-    api._stores.clear()  # the copy below must see a checkpointed file, and later opens a fresh connection
+    stores._stores.clear()  # the copy below must see a checkpointed file, and later opens a fresh connection
     shutil.copy(first, jt_dbs[big])
     shutil.copy(mlflow_dbs[base], mlflow_dbs[big])
     _clone_runs(jt_dbs[big], "runs", "run_id", ["params", "tags", "seeds", "latest_metrics", "metrics"], 9,
@@ -412,8 +413,12 @@ def _sidebar_page(ctx: Context, db: Path, mlflow_db: Path, experiment_id: str, s
     return case
 
 
-def _sidebar_http(ctx: Context, db: Path, rounds: int) -> tuple[Samples, Samples] | str:
-    """Time the real REST request through a jupyter_server on loopback, if one starts here."""
+def _sidebar_http(ctx: Context, db: Path, rounds: int,
+                  route: str = "runs?sort=metrics.acc&order=desc&limit=50",
+                  check: Callable[[Any], bool] = lambda body: len(body["runs"]) == 50,
+                  ) -> tuple[Samples, Samples] | str:
+    """Time the real REST request ``route`` through a jupyter_server on loopback, if one starts here: its
+    server time (Server-Timing) and its round trip; ``check`` asserts on the last answer's JSON."""
     import secrets
     import socket
     import subprocess
@@ -426,13 +431,13 @@ def _sidebar_http(ctx: Context, db: Path, rounds: int) -> tuple[Samples, Samples
     token = secrets.token_hex(16)
     root = ctx.work / "server"
     root.mkdir(exist_ok=True)
-    log = open(ctx.work / "server.log", "wb")
+    log = open(ctx.work / "server.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "jupyter_server", "--no-browser", f"--port={port}", "--ip=127.0.0.1",
          f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.open_browser=False",
          *(["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else [])],
         env=ctx.env(JUPYTER_TRACKER_DB=str(db)), stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/jupyter-tracker/api/runs?sort=metrics.acc&order=desc&limit=50"
+    url = f"http://127.0.0.1:{port}/jupyter-tracker/api/{route}"
     request = urllib.request.Request(url, headers={"Authorization": f"token {token}"})
     try:
         deadline = time.monotonic() + 60
@@ -455,7 +460,7 @@ def _sidebar_http(ctx: Context, db: Path, rounds: int) -> tuple[Samples, Samples
             if "dur=" not in timing:
                 return "the response has no Server-Timing header"
             server.values.append(float(timing.split("dur=")[1].split(",")[0].split(";")[0]) / 1000)
-        assert len(json.loads(body)["runs"]) == 50
+        assert check(json.loads(body)), body[:300]
         return server, client
     finally:
         process.terminate()
@@ -464,6 +469,135 @@ def _sidebar_http(ctx: Context, db: Path, rounds: int) -> tuple[Samples, Samples
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+# ---------------------------------------------------------------- 4b. the runs table (issue 14)
+TABLE_FAMILIES = 10  # a run carries the shared params and its family's columns: 303 columns over the store
+
+
+def _table_values(index: int) -> tuple[dict[str, Any], dict[str, float], dict[str, str]]:
+    """The params, metrics and tags of run ``index`` of the table case: three params every run has (s000 a
+    model, s001 one of 5 values, s002 one of 3), then 10 params, 15 metrics and 5 tags of its family
+    (index % 10): 103 params, 150 metrics and 50 tags over the store, 33 values a run."""
+    family = index % TABLE_FAMILIES
+    params: dict[str, Any] = {"s000": "rf", "s001": index % 5, "s002": f"d{(index // 7) % 3}"}
+    params.update({f"p{family * 10 + j:03d}": (index * 7 + j) % 101 for j in range(10)})
+    metrics = {f"m{family * 15 + j:03d}": ((index * 7919 + j * 31) % 1000) / 1000 for j in range(15)}
+    tags = {f"t{family * 5 + j:03d}": f"v{index % 3}" for j in range(5)}
+    return params, metrics, tags
+
+
+def runs_table(ctx: Context) -> list[Case]:
+    """The runs table's first page and its groups over 100,000 runs of 300 columns, against MLflow's
+    search_runs on a store of the same runs (MLflow has no grouping: its UI groups the runs it fetched)."""
+    import jupyter_tracker as jt
+    from jupyter_tracker import api
+    from jupyter_tracker import store as stores
+    from mlflow.entities import Metric, Param, RunTag
+
+    base, size = 100, ctx.pick(100_000, 10_000)
+    mlflow, client, experiment_id = mlflow_at(ctx, "table")
+    db, mlflow_db = ctx.work / "table.db", ctx.work / "mlflow-table.db"
+    started = time.perf_counter()
+    for index in range(base):  # both tools record the first runs through their own APIs
+        params, metrics, tags = _table_values(index)
+        with jt.start_run(f"train{index % 7}", experiment=f"exp{index % 4}", db=db):
+            jt.log_params(params)
+            jt.log_metrics(metrics)
+            for key, value in tags.items():
+                jt.set_tag(key, value)
+        with mlflow.start_run(run_name=f"train{index % 7}") as run:
+            now = int(time.time() * 1000)
+            client.log_batch(run.info.run_id, metrics=[Metric(k, v, now, 0) for k, v in metrics.items()],
+                             params=[Param(k, str(v)) for k, v in params.items()],
+                             tags=[RunTag(k, v) for k, v in tags.items()])
+    api.open_store(db).close()
+    stores._stores.clear()  # the copies below write the files directly; later opens see them
+    copies = size // base - 1
+    _clone_runs(db, "runs", "run_id", ["params", "tags", "seeds", "latest_metrics", "metrics"], copies,
+                "lower(hex(randomblob(16)))", "start_time", 0.001)
+    _clone_runs(mlflow_db, "runs", "run_uuid", ["params", "tags", "latest_metrics", "metrics"], copies,
+                "lower(hex(randomblob(16)))", "start_time", 1)
+    note = (f"{size:,} runs, {base} recorded through each tool's API and copied under new ids "
+            f"({time.perf_counter() - started:.0f} s for both stores); 33 values a run, 303 columns in all")
+    mlflow.set_tracking_uri(f"sqlite:///{mlflow_db}")
+    answers: dict[str, Any] = {}
+
+    def jt_page() -> None:  # what GET table does: the store's page, then its JSON
+        answers["jt"] = json.dumps(api.runs_table(limit=100, db=db).to_dict(), default=str)
+
+    def mlflow_page() -> None:
+        answers["mlflow"] = client.search_runs([experiment_id], max_results=100)
+
+    samples = interleave({"jt": jt_page, "mlflow": mlflow_page}, rounds=ctx.pick(7, 3), warmup=1)
+    table = json.loads(answers["jt"])
+    assert len(table["rows"]) == 100 and table["total"] == size and len(answers["mlflow"]) == 100
+    rows = [
+        Row("jupyter_tracker runs_table(limit=100) + JSON: 100 rows, every column, constant columns marked",
+            "jupyter_tracker", samples["jt"]),
+        Row("MLflow search_runs(max_results=100)", "mlflow", samples["mlflow"]),
+    ]
+    notes = [note, f"the table's JSON: {len(answers['jt']) / 1e6:.2f} MB, {len(table['columns'])} columns"]
+    http = _sidebar_http(ctx, db, rounds=ctx.pick(15, 3), route="table?limit=100",
+                         check=lambda body: len(body["rows"]) == 100)
+    if isinstance(http, str):
+        notes.append(f"real HTTP request not timed: {http}")
+    else:
+        rows.append(Row("jupyter_tracker GET /jupyter-tracker/api/table?limit=100, server time (Server-Timing)",
+                        "jupyter_tracker", http[0], note="jupyter_server on loopback, token auth"))
+        rows.append(Row("jupyter_tracker GET /jupyter-tracker/api/table?limit=100, round trip at the client",
+                        "reference", http[1]))
+    painted = _table_in_browser(ctx, db, rounds=ctx.pick(5, 2))
+    if isinstance(painted, str):
+        notes.append(f"browser first paint not timed: {painted}")
+    else:
+        rows.append(Row("runs table in JupyterLab (headless Chromium): first rows, from the table's creation",
+                        "reference", painted["first_rows_s"]))
+        rows.append(Row("runs table in JupyterLab: first rows, from the command palette's Enter", "reference",
+                        painted["from_command_s"]))
+    page_case = Case("runs_table_page", f"The runs table's first page: 100 of {size:,} runs, 303 columns", rows,
+                     notes=notes)
+    server = http[0].median if not isinstance(http, str) else samples["jt"].median
+    page_case.targets.append(Target("the first page at most 0.5 s of server time", _ms(server), server <= 0.5))
+    page_case.targets.append(Target("the first page no slower than MLflow's search_runs(max_results=100)",
+                                    f"{samples['mlflow'].median / samples['jt'].median:.1f}x",
+                                    samples["jt"].median <= samples["mlflow"].median))
+
+    metrics = sorted({k for i in range(base) for k in _table_values(i)[1]})[:50]
+
+    def jt_groups() -> None:
+        answers["jt_groups"] = api.groups_page(["s001", "s002"], metrics=metrics, db=db)
+
+    def mlflow_groups() -> None:  # what a user of MLflow does: every run into pandas, then groupby
+        frame = mlflow.search_runs([experiment_id], max_results=size)
+        columns = [f"metrics.{m}" for m in metrics]
+        answers["mlflow_groups"] = frame.groupby(["params.s001", "params.s002"])[columns].agg(
+            ["mean", "std", "min", "max", "count"])
+
+    ours = interleave({"jt": jt_groups}, rounds=ctx.pick(5, 3), warmup=1)
+    theirs = interleave({"mlflow": mlflow_groups}, rounds=1, warmup=0)  # minutes a call at 100,000 runs
+    assert answers["jt_groups"].total == len(answers["mlflow_groups"]) == 15, (
+        answers["jt_groups"].total, len(answers["mlflow_groups"]))
+    group_case = Case("runs_table_groups", f"Group {size:,} runs by two params: mean, std, min, max, count of "
+                      f"{len(metrics)} metrics", [
+                          Row("jupyter_tracker groups_page(by=[s001, s002])", "jupyter_tracker", ours["jt"]),
+                          Row("MLflow search_runs() of every run + pandas groupby", "mlflow", theirs["mlflow"]),
+                      ], notes=[note, "MLflow's 1 round only: it takes minutes"])
+    group_case.targets.append(Target(f"grouping {size:,} runs at most 2 s", f"{ours['jt'].median:.2f} s",
+                                     ours["jt"].median <= 2))
+    return [page_case, group_case]
+
+
+def _table_in_browser(ctx: Context, db: Path, rounds: int) -> dict[str, Samples] | str:
+    """The runs table's first paint in JupyterLab in headless Chromium (bench/browser.py), if they run here."""
+    if not Path("/usr/bin/chromium").exists():
+        return "no /usr/bin/chromium"
+    try:
+        import browser
+    except ImportError as error:
+        return f"cannot drive a browser here: {error}"
+    measured = browser.table_first_paint(db, ctx.work / "lab", rounds)
+    return {name: Samples(list(values)) for name, values in measured.items()}
 
 
 # ---------------------------------------------------------------- 5. fingerprints

@@ -46,6 +46,7 @@ CASES = {
     "track_history": cases.track_history,  # issue 12: the %%track cost after 10, 1,000 and 5,000 cells
     "live_latency": cases.live_latency,  # issue 12: log_metric to visible in another process
     "runs_frame": cases.runs_frame,
+    "runs_table": cases.runs_table,  # issue 14: the table's first page and groups at 100,000 runs
     "fingerprints": cases.fingerprints,
     "load_ext": cases.load_ext,
     "batch": cases.batch,

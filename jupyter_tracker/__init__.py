@@ -10,6 +10,7 @@ from .api import (
     experiments,
     export,
     get_run,
+    groups,
     log_metric,
     log_metrics,
     log_param,
@@ -46,6 +47,7 @@ __all__ = [
 ]
 
 __all__ += ["on_run_finished"]
+__all__ += ["groups"]  # the runs table's groups (issue 14)
 __all__ += [
     "ArtifactNotFound", "NothingToRollBack", "StageNotFound", "ValidationFailed",
     "artifact", "load_model", "log_artifact", "log_figure", "log_model", "promote", "registry", "rollback", "validate",

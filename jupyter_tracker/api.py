@@ -16,7 +16,7 @@ import os
 import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator
 
 from .capture.env import shared_probe
 from .capture.recorder import FINISHED_LISTENERS, Recorder, active_recorder, recording
@@ -39,7 +39,7 @@ from .models.registry import promote as promote_run
 from .models.registry import rollback as rollback_stage
 from .models.registry import validate as validate_run
 from .models.validation import ValidationResult, ValidationSpec
-from .records import Artifact, ExperimentSummary, RegistryEvent, Run, RunsPage
+from .records import Artifact, ExperimentSummary, GroupsPage, RegistryEvent, Run, RunsPage, RunsTable
 from .store import DoctorCheck, open_store
 
 if TYPE_CHECKING:
@@ -245,6 +245,137 @@ def runs_page(
     return open_store(db, create=False).runs_page(
         experiment=experiment, q=q, sort=sort, descending=order == "desc", limit=limit, offset=offset
     )
+
+
+# ------------------------------------------------------- the runs table (issue 14)
+MAX_TABLE_COLUMNS = 1000  # columns asked for by name in one page
+MAX_GROUP_METRICS = 50
+
+
+def runs_table(
+    experiment: str | None = None, filter: str | None = None, q: str | None = None, sort: str = "start",
+    order: str = "desc", limit: int = 100, offset: int = 0, columns: "list[str] | None" = None,
+    db: str | os.PathLike | None = None,
+) -> "RunsTable":
+    """One page of the runs table, filtered, searched, sorted and paged by the store: the number of runs
+    matching, every column of theirs (fields, then params, metrics and tags, each with its kind and whether
+    it is constant) and the values of ``columns`` (all when None) of this page's runs.
+
+    ``filter``: an expression such as ``metrics.acc > 0.9 and params.model == "rf"`` (or, and, not,
+    parentheses; ``==  !=  <  <=  >  >=``; ``contains "text"``; ``is missing`` / ``is present``).
+    ``q``: search words, as in ``runs_page`` (names, params, tags, ids, and the code and history).
+    ``sort``: any column (``start`` by default); runs without a value come last either way.
+
+    For example::
+
+        table = runs_table(experiment="churn", filter='params.model == "rf"', sort="metrics.acc", limit=20)
+        table.total, [row.values.get("metrics.acc") for row in table.rows]
+    """
+    _order(order)
+    whole_number("limit", limit, 0, MAX_PAGE)
+    whole_number("offset", offset, 0, MAX_OFFSET)
+    bounded_text("experiment", experiment)
+    bounded_text("sort", sort)
+    search_text(q)
+    if columns is not None:
+        columns = _names("columns", columns, MAX_TABLE_COLUMNS)
+    return open_store(db, create=False).runs_table(
+        experiment=experiment, filter=filter, q=q, sort=sort, descending=order == "desc", limit=limit,
+        offset=offset, columns=columns)
+
+
+def groups_page(
+    by: "str | list[str]", experiment: str | None = None, filter: str | None = None, q: str | None = None,
+    metrics: "list[str] | None" = None, sort: str | None = None, order: str = "asc", limit: int = 100,
+    offset: int = 0, db: str | os.PathLike | None = None,
+) -> "GroupsPage":
+    """A page of the groups of the matching runs by the values of 1 to 5 params ``by`` (``params.a`` or
+    ``a``), each with its number of runs and, for each of ``metrics`` (default: every metric of the matching
+    runs, the first 50 by name), the mean, sample std, min, max and count of its finite values. Sorted by a
+    by-param, ``runs`` or ``metrics.<m>`` (its mean), the first by-param ascending by default.
+
+    For example::
+
+        groups_page(["params.model", "params.max_depth"], experiment="churn", sort="metrics.acc").groups[0]
+    """
+    _order(order)
+    whole_number("limit", limit, 0, MAX_PAGE)
+    whole_number("offset", offset, 0, MAX_OFFSET)
+    bounded_text("experiment", experiment)
+    search_text(q)
+    if sort is not None:
+        bounded_text("sort", sort)
+    if metrics is not None:
+        metrics = _names("metrics", metrics, MAX_GROUP_METRICS)
+        metrics = [m[len("metrics."):] if m.startswith("metrics.") else m for m in metrics]
+    return open_store(db, create=False).groups(
+        _by(by), experiment=experiment, filter=filter, q=q, metrics=metrics, sort=sort,
+        descending=order == "desc", limit=limit, offset=offset)
+
+
+def groups(by: "str | list[str]", experiment: str | None = None, filter: str | None = None, q: str | None = None,
+           runs: "Iterable[str] | pandas.DataFrame | None" = None, db: str | os.PathLike | None = None
+           ) -> "pandas.DataFrame":
+    """One row per combination of the values of the params ``by`` (one name or a list, with or without the
+    ``params.`` prefix) among the matching runs: the params (bare names), ``runs``, and for each metric
+    ``<m>.mean``, ``<m>.std`` (sample std, NaN below 2 values), ``<m>.min``, ``<m>.max`` and ``<m>.count``
+    over its finite values (the first 50 metrics by name). A run without one of the params is in the group
+    whose value there is None. Sorted by the params. ``runs`` keeps only those runs: full run ids, or a
+    frame with a ``run_id`` column (what ``runs()`` returns, filtered as you like).
+
+    For example::
+
+        groups(["model", "max_depth"], experiment="churn")
+        #   model  max_depth  runs  acc.mean   acc.std  acc.min  acc.max  acc.count
+        # 0    lr          3     3     0.812  0.004041    0.808    0.816          3
+        # 1    rf          8     5     0.871  0.002550    0.868    0.874          5
+        table = runs(experiment="churn")
+        groups("model", runs=table[table["metrics.acc"] > 0.8])
+    """
+    bounded_text("experiment", experiment)
+    search_text(q)
+    ids = None if runs is None else _run_ids(runs)
+    return open_store(db, create=False).groups_frame(_by(by), experiment=experiment, filter=filter, q=q, runs=ids)
+
+
+def _run_ids(runs: "Iterable[str] | pandas.DataFrame") -> list[str]:
+    if hasattr(runs, "columns"):
+        if "run_id" not in runs.columns:
+            raise UsageProblem("runs must be run ids or a frame with a run_id column (as runs() returns)")
+        runs = runs["run_id"]
+    if isinstance(runs, str):
+        runs = [runs]
+    ids = list(runs)
+    for run_id in ids:
+        if not isinstance(run_id, str):
+            raise UsageProblem(f"runs must be run ids, not {run_id!r:.40}")
+        bounded_text("run id", run_id)
+    return ids
+
+
+def _by(by: "str | list[str]") -> list[str]:
+    names = [by] if isinstance(by, str) else list(by)
+    if len(names) > 5:
+        raise UsageProblem(f"by must name 1 to 5 params, not {len(names)}")
+    for name in names:
+        if not isinstance(name, str):
+            raise UsageProblem(f"by must name params, not {name!r:.40}")
+        bounded_text("by", name)
+    return names
+
+
+def _names(what: str, names: "list[str]", most: int) -> list[str]:
+    names = [name.strip() for name in names if name.strip()]
+    if len(names) > most:
+        raise UsageProblem(f"{what} must name at most {most:,} columns, not {len(names):,}")
+    for name in names:
+        bounded_text(what, name)
+    return names
+
+
+def _order(order: str) -> None:
+    if order not in ("asc", "desc"):
+        raise UsageProblem(f"order must be 'asc' or 'desc', not '{order:.40}'")
 
 
 def experiment_summaries(q: str | None = None, db: str | os.PathLike | None = None) -> "list[ExperimentSummary]":

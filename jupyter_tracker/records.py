@@ -239,3 +239,69 @@ class StoreActivity:
     running: int
     last_start: float | None
     last_end: float | None
+
+
+@dataclass(frozen=True)
+class TableColumn:
+    """A column of the runs table (issue 14): ``metrics.acc``, ``params.n``, ``tags.t`` or a field (``status``,
+    ``name``, ``experiment``, ``start``, ``duration``); ``kind`` is field, param, metric or tag; ``constant``
+    when every run shown has the same value there (a missing value counting as a value)."""
+
+    name: str
+    kind: str
+    constant: bool
+
+
+@dataclass(frozen=True)
+class TableRow:
+    """One run of the runs table: its id and its values by column name (a column it has no value in is left
+    out)."""
+
+    run_id: str
+    values: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class RunsTable:
+    """One page of the runs table: the runs matching in all, every column of theirs, and this page's rows.
+
+    For example::
+
+        runs_table(filter="metrics.acc > 0.9", sort="metrics.acc", limit=20).to_dict()["total"]
+    """
+
+    total: int
+    offset: int
+    limit: int
+    columns: list[TableColumn]
+    rows: list[TableRow]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The server's ``table`` answer (floats as they are: the faces write NaN and infinities as strict
+        JSON with ``json_safe``)."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RunGroup:
+    """Runs sharing the values of some params: ``key`` (``{"params.a": 1}``, None for runs without the param),
+    how many ``runs``, and per metric ``{"mean", "std", "min", "max", "count"}`` over its finite values
+    (``std`` the sample std, None below 2 values; ``"not_finite"``: how many NaN or infinite, when any)."""
+
+    key: dict[str, Any]
+    runs: int
+    metrics: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class GroupsPage:
+    """Groups of runs by params (issue 14): how many groups in all, the ``by`` columns, the metrics whose
+    statistics each group carries, and the groups of this page."""
+
+    total: int
+    by: list[str]
+    metrics: list[str]
+    groups: list[RunGroup]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -133,3 +133,29 @@ def open_panel(page):  # noqa: ANN001, ANN201
         page.click(PANEL_TAB)
     panel.wait_for(state="visible")
     return panel
+
+
+OPEN_TABLE = "Experiment Tracker: Open runs table"
+
+
+def open_from_palette(page, before_enter=lambda: None) -> None:  # noqa: ANN001
+    """Open the runs table of every run from the command palette; ``before_enter`` runs just before Enter."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+    from playwright.sync_api import expect
+
+    palette = page.locator(".lm-CommandPalette-input")
+    for attempt in range(3):
+        # A page still loading (a busy machine) may miss the shortcut, or close the palette as something
+        # takes the focus: then again (never pressed while the palette is open: it would close it).
+        try:
+            if not palette.is_visible():
+                page.keyboard.press("Control+Shift+C")
+                palette.wait_for(state="visible", timeout=10_000)
+            palette.fill(OPEN_TABLE, timeout=5_000)
+            expect(page.locator(".lm-CommandPalette-item.lm-mod-active")).to_contain_text(OPEN_TABLE)
+            break
+        except (PlaywrightTimeoutError, AssertionError):
+            if attempt == 2:
+                raise
+    before_enter()
+    palette.press("Enter")

@@ -45,7 +45,8 @@ def test_every_rest_route_and_make_lab_are_documented():
             if method in vars(handler):
                 assert f"{method.upper()} /jupyter-tracker/api/{path}" in README, f"{method.upper()} {path}"
     assert "make lab" in README
-    for picture in ("docs/sidebar.png", "docs/compare.png"):
+    for picture in ("docs/sidebar.png", "docs/compare.png", "docs/table.png", "docs/table-groups.png",
+                    "docs/chart-parallel.png", "docs/chart-scatter.png", "docs/chart-series.png"):
         assert f"]({picture})" in README and (Path(__file__).resolve().parent.parent / picture).is_file()
 
 

@@ -74,6 +74,7 @@ def test_every_route_refuses_a_request_without_a_token(fetch, two_runs):
         ("status", "GET"), ("experiments", "GET"), ("columns", "GET"), ("runs", "GET"),
         (f"runs/{run_id}", "GET"), (f"runs/{run_id}/metrics/loss", "GET"), (f"runs/{run_id}/rerun", "POST"),
         (f"compare?ids={two_runs[0]},{two_runs[1]}", "GET"), ("jobs/0123456789abcdef", "GET"),
+        ("table", "GET"), ("groups?by=params.n_estimators", "GET"),
     ]
     assert len(requests) == len(ROUTES)
     for token in ("", "token not-the-token"):

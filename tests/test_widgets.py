@@ -6,6 +6,7 @@ a real kernel and checks that it follows runs recorded there.
 
 from __future__ import annotations
 
+import statistics
 import subprocess
 import sys
 import textwrap
@@ -200,6 +201,53 @@ def test_charts_show_final_values_and_step_series_of_the_chosen_metric(panel, ru
     # When: a run without any loss series is selected alone
     panel.select(runs["other"])
     assert "logged metric &#x27;loss&#x27;" in panel.series_caption.value and image(panel.series_chart) == b""
+
+
+def test_groups_tab_groups_the_filtered_runs_and_picks_a_groups_runs(panel, runs):
+    # Given: the panel filtered to churn, its groups tab open
+    panel.experiment_filter.value = "churn"
+    panel.details.selected_index = 2
+    assert "choose params to group" in panel.groups_caption.value
+    assert panel.group_by.options == ("model", "n_estimators", "note")
+    # When: the user groups by model
+    panel.group_by.value = ("model",)
+    # Then: one row per model among churn's four runs, with acc's statistics over each group
+    groups = panel.groups
+    assert list(groups["model"]) == ["rf", "svm"] and list(groups["runs"]) == [3, 1]
+    rf = groups.iloc[0]
+    assert rf["acc.mean"] == pytest.approx((0.81 + 0.86 + 0.85) / 3)
+    assert rf["acc.std"] == pytest.approx(statistics.stdev([0.81, 0.86, 0.85]))
+    assert (rf["acc.min"], rf["acc.max"], rf["acc.count"]) == (0.81, 0.86, 3)
+    assert "2 groups</b> of the 4 runs matching the filters, by model" in panel.groups_caption.value
+    assert "acc.mean" in panel.groups_table.value
+    assert [label for label, _ in panel.group_picker.options] == ["none", "model=rf (3 runs)", "model=svm (1 run)"]
+    # When: the user picks the rf group
+    panel.group_picker.value = 0
+    # Then: its three runs are selected and compared
+    assert sorted(panel.selected) == sorted([runs["rf50"], runs["rf200"], runs["eval"]])
+    assert "3 selected" in panel.title.value
+    # And: the step chart draws a mean line and min-max band by model
+    panel.details.selected_index = 1
+    panel.metric.value = "loss"
+    assert "mean and min–max band by model" in panel.series_caption.value
+    assert image(panel.series_chart).startswith(PNG)
+    # When: the filter narrows the runs, the groups follow
+    panel.details.selected_index = 2
+    panel.text_filter.value = "svm"
+    assert list(panel.groups["model"]) == ["svm"]
+
+
+def test_groups_of_a_missing_and_a_hostile_param_value(panel, runs):
+    # Given: every run, grouped by a param only one run has, holding HTML
+    panel.details.selected_index = 2
+    panel.group_by.value = ("note",)
+    # Then: the runs without it are one group, and the value shows as text
+    labels = [label for label, _ in panel.group_picker.options]
+    assert sorted(labels[1:]) == sorted(["note=(none) (4 runs)", "note=<img src=x onerror=alert(1)> (1 run)"])
+    assert "&lt;img src=x onerror=alert(1)&gt;" in panel.groups_table.value and "<img" not in panel.groups_table.value
+    # When: the group without the param is picked, its four runs are selected
+    panel.group_picker.value = labels.index("note=(none) (4 runs)") - 1
+    assert sorted(panel.selected) == sorted(runs[k] for k in ("rf50", "rf200", "svm", "eval"))
 
 
 def test_values_holding_html_show_as_text(panel, runs):

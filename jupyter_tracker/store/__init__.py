@@ -11,6 +11,9 @@ transactions; the work is done by the modules, each taking the connection:
 - write.py: a run's start, live metric batches, its end or import, artifact rows, registry events
 - live.py: runs whose process is gone, marked interrupted (on request, and by readers on their way)
 - query.py: id prefixes, whole runs, the previous run, metric points, paging and search, summaries
+- table.py: the runs table (every column, filtered, sorted, paged) and groups of runs by params
+- filter.py: filter expressions (``metrics.acc > 0.9 and params.model == "rf"``) parsed into bound SQL
+- search.py: the FTS5 index of each run's code and history, kept in sync by the writes
 - frames.py: DataFrames of runs and metric series
 - doctor.py: integrity checks of the file, its runs and its artifact files
 - artifacts.py: the content-addressed artifact files beside the store
@@ -22,6 +25,7 @@ from __future__ import annotations
 import functools
 import os
 import sqlite3
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -31,9 +35,9 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
 from ..config import resolve_settings
 from ..errors import StoreDamaged, StoreError
 from ..records import Artifact, DataRef, ExperimentSummary, MetricPoint, RegistryEvent, Run, RunsPage, Seed
-from ..records import StoreActivity
+from ..records import GroupsPage, RunsTable, StoreActivity
 from . import doctor as checks
-from . import frames, live, query, write
+from . import frames, live, query, search, table, write
 from . import open as opening  # the module: not the builtin, which this one never needs
 from .artifacts import ArtifactFiles
 from .codec import HISTORY_CHAIN_MAX, HISTORY_DELTA_FROM, content_hash, metric_from_sql, metric_to_sql, to_json
@@ -52,6 +56,9 @@ __all__ = [
 ]
 
 Method = TypeVar("Method", bound=Callable[..., Any])
+
+
+SEARCH_CHUNK = 250  # runs indexed for search a transaction (about 40 ms)
 
 
 def _reading(method: Method) -> Method:
@@ -94,7 +101,7 @@ class Store:
         self.artifacts = ArtifactFiles(Path(artifacts_dir) if artifacts_dir else self.path.parent / "artifacts")
         self._lock = threading.RLock()
         self._written = write.WriteCache()
-        self._reap_warnings: set[str] = set()  # each reason reaping failed is told once per process
+        self._warned: set[str] = set()  # each reason reaping or indexing failed is told once per process
         self.damage: str | None = None  # what SQLite said when it found the file damaged
         self._conn = opening.connect(self.path, create)
 
@@ -246,7 +253,27 @@ class Store:
 
     def _reap_quietly(self) -> None:
         # Readers mark killed runs on the way (see live.reap_quietly).
-        live.reap_quietly(self.mark_interrupted, self.path, self._reap_warnings)
+        live.reap_quietly(self.mark_interrupted, self.path, self._warned)
+
+    def _search_ready(self, q: str | None) -> None:
+        """Before a search by code: index the runs added since the last search (search.py), waiting at most
+        REAP_TIMEOUT_SECONDS for the write lock. A store that cannot be written (a read-only file) is
+        searched as far as it is indexed, and a warning line says so once."""
+        if not (q and any(search.code_match(word) for word in q.split())):
+            return
+        with self._lock:
+            if not search.pending(self._conn):
+                return
+        try:
+            indexed = SEARCH_CHUNK
+            while indexed == SEARCH_CHUNK:  # a chunk a transaction: other readers and writers get their turn
+                with self._lock, opening.busy_timeout(self._conn, REAP_TIMEOUT_SECONDS), self._write() as conn:
+                    indexed = search.catch_up(conn, SEARCH_CHUNK)
+        except sqlite3.OperationalError as error:
+            message = f"cannot index the newest runs' code for search in {self.path}: {error}"
+            if message not in self._warned:
+                self._warned.add(message)
+                print(f"jupyter_tracker warning: {message}", file=sys.stderr)
 
     # ------------------------------------------------------------------- reads
     @_reading
@@ -319,12 +346,60 @@ class Store:
             store.runs_page(q="rf", sort="metrics.acc", limit=20).total
         """
         self._reap_quietly()
+        self._search_ready(q)
         with self._lock:
             return query.runs_page(self._conn, experiment, q, sort, descending, limit, offset)
 
     @_reading
+    def runs_table(
+        self, experiment: str | None = None, filter: str | None = None, q: str | None = None, sort: str = "start",
+        descending: bool = True, limit: int = 100, offset: int = 0, columns: list[str] | None = None,
+    ) -> RunsTable:
+        """A page of the runs table (issue 14): runs of ``experiment`` matching the filter expression and the
+        search text ``q``, sorted by ``sort`` (a field, ``metrics.<m>``, ``params.<p>`` or ``tags.<t>``; runs
+        without a value last either way), with the values of ``columns`` (all when None), every column of
+        the matching runs (and whether it is constant) and the number matching.
+
+        For example::
+
+            store.runs_table(filter='params.model == "rf"', sort="metrics.acc", limit=20).total
+        """
+        self._reap_quietly()
+        self._search_ready(q)
+        with self._lock:
+            return table.runs_table(self._conn, experiment, filter, q, sort, descending, limit, offset, columns)
+
+    @_reading
+    def groups(
+        self, by: list[str], experiment: str | None = None, filter: str | None = None, q: str | None = None,
+        metrics: list[str] | None = None, sort: str | None = None, descending: bool = False,
+        limit: int | None = None, offset: int = 0,
+    ) -> GroupsPage:
+        """Groups of the matching runs by the params ``by`` with each metric's mean, std, min, max and count
+        (see ``table.groups``).
+
+        For example::
+
+            store.groups(["model", "max_depth"], experiment="churn").groups[0].metrics["acc"]["mean"]
+        """
+        self._search_ready(q)
+        with self._lock:
+            return table.groups(self._conn, by, experiment, filter, q, metrics, sort, descending, limit, offset)
+
+    @_reading
+    def groups_frame(self, by: list[str], experiment: str | None = None, filter: str | None = None,
+                     q: str | None = None, runs: list[str] | None = None) -> pandas.DataFrame:
+        """Every group of ``groups`` (of ``runs`` only, ids, when given) as a DataFrame: the by-params, runs,
+        and <m>.mean/std/min/max/count."""
+        self._search_ready(q)
+        with self._lock:
+            found = table.groups(self._conn, by, experiment, filter, q, None, None, False, None, 0, runs)
+        return frames.groups_frame(found)
+
+    @_reading
     def experiment_summaries(self, q: str | None = None) -> list[ExperimentSummary]:
         """Experiments with the number of their runs matching ``q``, most recently active first."""
+        self._search_ready(q)
         with self._lock:
             return query.experiment_summaries(self._conn, q)
 

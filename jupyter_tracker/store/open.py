@@ -111,6 +111,8 @@ def prepare(conn: sqlite3.Connection, path: Path) -> None:
         migrate(conn)
     # WAL makes a commit an append; NORMAL sync is durable across application crashes.
     conn.execute("PRAGMA synchronous = NORMAL")
+    # The runs table's temporary tables (a search's runs, the groups' runs) in memory, not in a file.
+    conn.execute("PRAGMA temp_store = MEMORY")
 
 
 def use_wal(conn: sqlite3.Connection) -> None:

@@ -16,6 +16,7 @@ from ..records import Artifact, DataRef, ExperimentSummary, Fingerprint, MetricP
 from ..records import RunSummary, Seed, StoreActivity
 from .artifacts import ArtifactFiles
 from .codec import HISTORY_CHAIN_MAX, metric_from_sql
+from .search import code_condition, code_match, history_match
 
 HEX_DIGITS = set("0123456789abcdef")
 SORT_COLUMNS = {
@@ -243,7 +244,14 @@ def _sort_join(sort: str) -> tuple[str, str, list[str]]:
 
 def run_filter(experiment: str | None, q: str | None) -> tuple[str, list[Any]]:
     """WHERE clause over ``runs AS r``: the experiment, and every word of ``q`` found (case-insensitive)
-    in the run's name, experiment, status, id (as a prefix), or a param's or tag's name or value."""
+    in the run's name, experiment, status, id (as a prefix), or a param's or tag's name or value, or (as a
+    word prefix, through the FTS5 index of search.py) in its cell code or execution history."""
+    where, args = run_conditions(experiment, q)
+    return (f"WHERE {' AND '.join(where)}" if where else ""), args
+
+
+def run_conditions(experiment: str | None, q: str | None) -> tuple[list[str], list[Any]]:
+    """The conditions of ``run_filter``, to be joined with AND (with others, such as a table's filter)."""
     where, args = [], []
     if experiment is not None:
         where.append("r.experiment = ?")
@@ -252,6 +260,7 @@ def run_filter(experiment: str | None, q: str | None) -> tuple[str, list[Any]]:
         # Over the whole store, each word scans params and tags once (a set of matching runs: 10 ms, not 40,
         # at 10,000 runs); within one experiment, only that experiment's runs are looked into (and a page
         # stops at its last row). ESCAPE only when needed: it slows LIKE by a third.
+        code = code_match(word)
         escape = ""
         if any(c in word for c in "%_\\"):
             word = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -264,12 +273,18 @@ def run_filter(experiment: str | None, q: str | None) -> tuple[str, list[Any]]:
             params = ("EXISTS (SELECT 1 FROM params AS p WHERE p.run_id = r.run_id"
                       f" AND (p.key {like} OR p.value {like}))")
             tags = f"EXISTS (SELECT 1 FROM tags AS t WHERE t.run_id = r.run_id AND (t.key {like} OR t.value {like}))"
+        # Code and history (issue 14): the word as a phrase prefix of the FTS5 index ("max_depth=8" is the
+        # phrase max depth 8); the index answers for the whole store at once.
+        in_code = f" OR {code_condition()}" if code else ""
         where.append(
-            f"(r.name {like} OR r.experiment {like} OR r.status {like} OR r.run_id {like} OR {params} OR {tags})"
+            f"(r.name {like} OR r.experiment {like} OR r.status {like} OR r.run_id {like} OR {params} OR {tags}"
+            f"{in_code})"
         )
         contains = f"%{word}%"
         args.extend([contains, contains, contains, f"{word.lower()}%", contains, contains, contains, contains])
-    return (f"WHERE {' AND '.join(where)}" if where else ""), args
+        if code:
+            args.extend([code, history_match(code)])
+    return where, args
 
 
 def experiment_summaries(conn: sqlite3.Connection, q: str | None) -> list[ExperimentSummary]:

@@ -8,6 +8,9 @@ is refused before anything is written to it. The schema is documented in docs/sc
 from __future__ import annotations
 
 import sqlite3
+from typing import Callable
+
+from .search import catch_up
 
 # Each entry migrates from version i to i + 1 (index 0 creates version 1).
 MIGRATIONS: list[str] = [
@@ -152,11 +155,23 @@ MIGRATIONS: list[str] = [
     ALTER TABLE seeds ADD COLUMN location TEXT;
     ALTER TABLE data ADD COLUMN location TEXT;
     """,
+    # 6: the runs table of 100,000 runs and search by code (issue 14). Params and tags by key and value, for
+    # filters and groups over the whole store; runs by start time, the table's first page of every run; run_search, an FTS5 table with one document per run under its
+    # rowid (its cell code and the history new since its session's previous run), which searches bring up to
+    # date (search.py). The documents of the runs already stored are built right after this SQL, in the same
+    # transaction (AFTER_MIGRATION).
+    """
+    CREATE INDEX params_by_key ON params (key, value);
+    CREATE INDEX tags_by_key ON tags (key, value);
+    CREATE INDEX runs_by_start ON runs (start_time DESC, run_id);
+    CREATE VIRTUAL TABLE run_search USING fts5(run_id UNINDEXED, code, history, columnsize=0);
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
 OUR_TABLES = {"runs", "params", "tags", "seeds", "metrics", "fingerprints", "data", "blobs", "latest_metrics",
-              "artifacts", "registry"}
+              "artifacts", "registry", "run_search", "run_search_data", "run_search_idx", "run_search_content",
+              "run_search_config"}
 
 
 def user_tables(conn: sqlite3.Connection) -> set[str]:
@@ -176,6 +191,9 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         for index in range(version, target):
             for statement in _statements(MIGRATIONS[index]):
                 conn.execute(statement)
+            after = AFTER_MIGRATION.get(index + 1)
+            if after is not None:
+                after(conn)
         if version < target:
             conn.execute(f"PRAGMA user_version = {int(target)}")
         conn.execute("COMMIT")
@@ -183,6 +201,15 @@ def migrate(conn: sqlite3.Connection, target: int = SCHEMA_VERSION) -> int:
         conn.execute("ROLLBACK")
         raise
     return max(version, target)
+
+
+def build_index(conn: sqlite3.Connection) -> None:
+    """Index every run of the store for search by code: the v5 -> v6 migration."""
+    catch_up(conn)
+
+
+# Work in Python after a migration's SQL, in its transaction: version -> function of the connection.
+AFTER_MIGRATION: dict[int, Callable[[sqlite3.Connection], None]] = {6: build_index}
 
 
 def _statements(script: str) -> list[str]:

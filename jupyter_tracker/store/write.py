@@ -20,6 +20,7 @@ from ..records import Artifact, DataRef, Fingerprint, MetricPoint, RegistryEvent
 from .codec import HISTORY_CHAIN_MAX, HISTORY_DELTA_FROM, POINTS, content_hash, source_hash, to_json
 from .live import own_start
 from .query import registry_events
+from . import search
 
 
 @dataclass(frozen=True)
@@ -153,6 +154,8 @@ def begin_run(
 def write_run(conn: sqlite3.Connection, pending: Pending, run: Run, points: list[MetricPoint],
               imported: bool) -> None:
     """Write everything recorded about a run and its final status; ``imported``: insert it first."""
+    started_with = None if imported else conn.execute(
+        "SELECT code_hash, history_hash FROM runs WHERE run_id = ?", (run.run_id,)).fetchone()
     if imported:
         conn.execute(
             "INSERT INTO runs (run_id, experiment, name, status, source, start_time, host, session_id,"
@@ -171,6 +174,8 @@ def write_run(conn: sqlite3.Connection, pending: Pending, run: Run, points: list
     if not updated:
         raise RunNotFound(run.run_id)
     _insert_records(conn, run.run_id, run.params, run.tags, run.seeds, [*run.inputs, *run.outputs])
+    if started_with is not None and tuple(started_with) != (pending.code_hash, pending.history_hash):
+        search.refresh(conn, run.run_id)  # (rare: a cell's code and history are known at its start)
     insert_metrics(conn, run.run_id, points)
     insert_artifacts(conn, run.artifacts)
 
@@ -186,15 +191,20 @@ def _insert_pending(conn: sqlite3.Connection, pending: Pending) -> None:
 
 def _insert_records(conn: sqlite3.Connection, run_id: str, params: dict[str, Any], tags: dict[str, str],
                     seeds: list[Seed], refs: list[DataRef]) -> None:
-    # OR REPLACE throughout: a run's start writes what it knows, its end writes all of it again (issue 12).
+    # A run's start writes what it knows, its end writes all of it again (issue 12). Params and tags are
+    # indexed by value too (the runs table's filters and groups, issue 14): an unchanged value is not
+    # written again, so the end of a run touches neither the table's nor the index's pages for it.
     many(
-        conn, "INSERT OR REPLACE INTO params (run_id, key, value) VALUES (?, ?, ?)",
+        conn, "INSERT INTO params (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key)"
+        " DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
         [(run_id, k, to_json(v)) for k, v in params.items()],
     )
     many(
-        conn, "INSERT OR REPLACE INTO tags (run_id, key, value) VALUES (?, ?, ?)",
+        conn, "INSERT INTO tags (run_id, key, value) VALUES (?, ?, ?) ON CONFLICT (run_id, key)"
+        " DO UPDATE SET value = excluded.value WHERE value IS NOT excluded.value",
         [(run_id, k, str(v)) for k, v in tags.items()],
     )
+    # OR REPLACE for the rest.
     many(
         conn, "INSERT OR REPLACE INTO seeds (run_id, seq, source, value, generator, location)"
         " VALUES (?, ?, ?, ?, ?, ?)",

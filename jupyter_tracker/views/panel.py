@@ -5,6 +5,10 @@ The panel is ipywidgets over the Python API only: ``api.runs`` fills the table,
 whole runs table in memory (10,000 runs load in about 0.4 s) and filters, sorts and pages it
 there, so typing in the filter never waits for the store.
 
+Grouping (the groups tab) asks the store for the groups of the runs the filters leave
+(``api.groups(by, runs=view)``): each metric's mean, std, min, max and count per group; picking
+a group selects its runs, and the step chart then draws a mean line and min–max band per group.
+
 It refreshes itself when this process records a run: a listener (``api.on_run_finished``)
 only schedules the reload on the kernel's event loop, so a tracked cell does not wait for
 it, and several runs recorded by one cell give one reload.
@@ -15,6 +19,7 @@ For example::
     p = jt.panel(experiment="churn")
     p          # in a notebook: the panel
     p.select(p.view.run_id.iloc[0], p.view.run_id.iloc[1])
+    p.group_by.value = ("model",)   # the groups tab: one row per model, its runs one pick away
 """
 
 from __future__ import annotations
@@ -34,13 +39,14 @@ import pandas as pd
 
 from .. import api
 from ..config import resolve_settings
-from ..render import count, format_value, is_missing, runs_table_html
 from ..errors import TrackerError
+from ..models.compare import same_value
+from ..render import count, format_value, is_missing, runs_table_html
 from . import plot_metric, plot_series
 
 PAGE_SIZES = (25, 50, 100, 200)
 BASE_COLUMNS = ["run_id", "experiment", "name", "status", "start", "duration"]
-COMPARE_TAB, CHARTS_TAB = 0, 1
+COMPARE_TAB, CHARTS_TAB, GROUPS_TAB = 0, 1, 2
 CHART_DPI = 90
 HINT_STYLE = "color:#666;padding:4px"
 
@@ -75,8 +81,10 @@ class RunsPanel(widgets.VBox):
 
     ``text_filter``, ``experiment_filter``, ``name_filter``, ``sort_by``, ``descending``,
     ``page_size``, ``picker`` (the runs of the page to select), ``metric`` and ``x_axis`` (the
-    charts' choices) are ordinary ipywidgets: setting their ``value`` updates the panel.
-    ``view`` is the filtered, sorted table; ``selected`` the chosen run ids, across pages.
+    charts' choices), ``group_by`` (params to group by) and ``group_picker`` (a group whose runs to
+    select) are ordinary ipywidgets: setting their ``value`` updates the panel.
+    ``view`` is the filtered, sorted table; ``selected`` the chosen run ids, across pages;
+    ``groups`` the groups of ``view`` by ``group_by``, as ``jupyter_tracker.groups`` returns them.
 
     For example::
 
@@ -97,6 +105,8 @@ class RunsPanel(widgets.VBox):
         self._search = pd.Series([], dtype=str)
         self._quiet = False  # set while the panel itself updates widgets, so observers stay still
         self._charts_stale = True
+        self._groups_stale = True
+        self.groups = pd.DataFrame()
         self._refresh_pending = False
         try:
             self._loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
@@ -139,6 +149,12 @@ class RunsPanel(widgets.VBox):
         self.metric_chart = widgets.Image(format="png", layout=layout(max_width="100%", align_self="flex-start"))
         self.series_caption = widgets.HTML()
         self.series_chart = widgets.Image(format="png", layout=layout(max_width="100%", align_self="flex-start"))
+        self.group_by = widgets.SelectMultiple(description="group by", options=[], rows=4,
+                                               layout=layout(width="320px"))
+        self.group_picker = widgets.Dropdown(description="runs of", options=[("none", None)], value=None,
+                                             layout=layout(width="420px"))
+        self.groups_caption = widgets.HTML()
+        self.groups_table = widgets.HTML()
         self.details = widgets.Tab(
             children=[
                 self.comparison,
@@ -148,8 +164,12 @@ class RunsPanel(widgets.VBox):
                                   widgets.VBox([self.series_caption, self.series_chart])],
                                  layout=layout(flex_flow="row wrap", grid_gap="16px")),
                 ]),
+                widgets.VBox([
+                    widgets.HBox([self.group_by, widgets.VBox([self.group_picker, self.groups_caption])]),
+                    widgets.Box([self.groups_table], layout=layout(overflow="auto", max_height="420px")),
+                ]),
             ],
-            titles=("compare", "charts"),
+            titles=("compare", "charts", "groups"),
         )
         super().__init__(children=[
             widgets.HBox([self.title, self.refresh_button], layout=layout(justify_content="space-between")),
@@ -172,6 +192,8 @@ class RunsPanel(widgets.VBox):
         self.picker.observe(self._on_pick, names="value")
         for control in (self.metric, self.x_axis):
             control.observe(self._on_chart_choice, names="value")
+        self.group_by.observe(self._on_group_by, names="value")
+        self.group_picker.observe(self._on_group_pick, names="value")
         self.details.observe(self._on_tab, names="selected_index")
 
         self._wanted_experiment = experiment
@@ -205,6 +227,7 @@ class RunsPanel(widgets.VBox):
         self._charts_stale = True
         self._apply(keep_page=True)
         self._show_selection()
+        self._update_groups_if_shown()
 
     def select(self, *run_ids: str) -> None:
         """Select runs by id or unique prefix (replacing the selection), as clicking them would.
@@ -298,6 +321,10 @@ class RunsPanel(widgets.VBox):
         _set_options(self.metric, metrics, default=metrics[0] if metrics else None)
         params = [c[len("params."):] for c in self.frame.columns if c.startswith("params.")]
         _set_options(self.x_axis, [("run", ALL)] + [(p, p) for p in params])
+        chosen = tuple(p for p in self.group_by.value if p in params)
+        if list(self.group_by.options) != params:
+            self.group_by.options = params
+        self.group_by.value = chosen
 
     def _update_names(self) -> None:
         frame = self.frame
@@ -318,6 +345,8 @@ class RunsPanel(widgets.VBox):
         self._apply(keep_page=False)
         if not self.selected:
             self._update_charts_if_shown()
+        self._groups_stale = True
+        self._update_groups_if_shown()
 
     def _apply(self, keep_page: bool) -> None:
         """Filter and sort the loaded runs into ``view``, then show a page of it."""
@@ -402,6 +431,7 @@ class RunsPanel(widgets.VBox):
     # ----------------------------------------------------------- charts
     def _on_tab(self, change: dict[str, Any]) -> None:
         self._update_charts_if_shown()
+        self._update_groups_if_shown()
 
     def _on_chart_choice(self, change: dict[str, Any]) -> None:
         if self._quiet:
@@ -452,12 +482,79 @@ class RunsPanel(widgets.VBox):
                                          f"{escape(metric)} by step</div>")
             self.series_chart.value = b""
             return
-        self.series_caption.value = f"<b>{escape(metric)} by step</b> for {escape(whose)}"
+        by = list(self.group_by.value) or None
+        banded = f", mean and min–max band by {', '.join(by)}" if by else ""
+        self.series_caption.value = f"<b>{escape(metric)} by step</b> for {escape(whose)}{escape(banded)}"
         try:
-            self.series_chart.value = figure_png(plot_series(self.selected, metric, db=self.db), dpi=CHART_DPI)
+            chart = plot_series(self.selected, metric, by=by, db=self.db)
+            self.series_chart.value = figure_png(chart, dpi=CHART_DPI)
         except TrackerError as error:
             self.series_caption.value += _error_html(error)
             self.series_chart.value = b""
+
+    # ----------------------------------------------------------- groups
+    def _on_group_by(self, change: dict[str, Any]) -> None:
+        if self._quiet:
+            return
+        self._groups_stale = self._charts_stale = True
+        self._update_groups_if_shown()
+        if self.selected:
+            self._update_charts_if_shown()
+
+    def _on_group_pick(self, change: dict[str, Any]) -> None:
+        if self._quiet or change["new"] is None:
+            return
+        self.selected = self.group_runs(change["new"])
+        self._render_page()
+        self._show_selection()
+
+    def _update_groups_if_shown(self) -> None:
+        if self.details.selected_index == GROUPS_TAB and self._groups_stale:
+            self.update_groups()
+
+    def update_groups(self) -> None:
+        """Group the runs matching the filters by the params chosen in ``group_by`` into ``groups`` and
+        its table; ``group_picker`` then offers each group. The groups tab calls this when it is shown
+        and something changed.
+
+        For example::
+
+            p.group_by.value = ("model",); p.update_groups(); p.groups[["model", "runs"]]
+        """
+        self._groups_stale = False
+        by = list(self.group_by.value)
+        self.groups = pd.DataFrame()
+        if not by:
+            self.groups_caption.value = (f"<div style='{HINT_STYLE}'>choose params to group the runs matching "
+                                         "the filters by (their repeats over seeds, say)</div>")
+        else:
+            try:
+                self.groups = api.groups(by, runs=self.view, db=self.db)
+                self.groups_caption.value = (
+                    f"<b>{escape(count(len(self.groups), 'group'))}</b> of the {escape(count(len(self.view), 'run'))}"
+                    f" matching the filters, by {escape(', '.join(by))}: each metric's mean, std, min, max and count")
+            except TrackerError as error:
+                self.groups_caption.value = _error_html(error)
+        self.groups_table.value = _groups_html(self.groups, by) if len(self.groups) else ""
+        labels = [(_group_label(row, by), index) for index, row in self.groups.iterrows()]
+        self._quietly(lambda: (setattr(self.group_picker, "options", [("none", None), *labels]),
+                               setattr(self.group_picker, "value", None)))
+
+    def group_runs(self, index: int) -> list[str]:
+        """The run ids of group ``index`` of ``groups``, among the runs matching the filters, in their order.
+
+        For example::
+
+            p.select(*p.group_runs(0))
+        """
+        key = self.groups.iloc[index]
+        mask = pd.Series(True, index=self.view.index)
+        for name in self.group_by.value:
+            wanted, column = key[name], f"params.{name}"
+            values = self.view[column] if column in self.view.columns else pd.Series(None, index=self.view.index)
+            mask &= values.map(lambda value, wanted=wanted: is_missing(wanted) if is_missing(value)
+                               else not is_missing(wanted) and same_value(value, wanted))
+        return list(self.view.loc[mask, "run_id"])
 
     # ----------------------------------------------------------- helpers
     def _quietly(self, update: Any) -> None:
@@ -539,6 +636,34 @@ def _sort_key(value: Any) -> tuple[int, float, str]:
         return (0, value.timestamp(), "")
     return (1, 0.0, value.lower() if isinstance(value, str) else format_value(value, width=200).lower())
 
+
+
+def _group_label(row: pd.Series, by: list[str]) -> str:
+    key = ", ".join(f"{name}={_shown(row[name])}" for name in by)
+    return f"{key} ({count(int(row['runs']), 'run')})"
+
+
+def _shown(value: Any) -> str:
+    return "(none)" if is_missing(value) else format_value(value)
+
+
+def _groups_html(groups: pd.DataFrame, by: list[str]) -> str:
+    """The groups as an HTML table: the by-params, runs, then each metric's statistics; values escaped."""
+    header = "".join(f"<th style='text-align:left;padding:2px 8px'>{escape(str(c))}</th>" for c in groups.columns)
+    rows = []
+    for _, row in groups.iterrows():
+        cells = []
+        for column in groups.columns:
+            value = row[column]
+            if column in by:  # a param: cut to fit, whole on hover
+                full = "(none)" if is_missing(value) else _cell_text(value)
+                cells.append((_shown(value), full))
+            else:  # a count or a statistic; none where the group has no finite value (std of one run)
+                shown = "" if is_missing(value) else format_value(value)
+                cells.append((shown, shown))
+        rows.append("<tr>" + "".join(f"<td style='padding:2px 8px' title='{escape(full, quote=True)}'>"
+                                     f"{escape(shown)}</td>" for shown, full in cells) + "</tr>")
+    return f"<table style='border-collapse:collapse'><thead><tr>{header}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
 def _pick_label(row: Any) -> str:

@@ -8,13 +8,15 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette, MainAreaWidget } from '@jupyterlab/apputils';
-import { listIcon } from '@jupyterlab/ui-components';
+import { IStateDB } from '@jupyterlab/statedb';
+import { listIcon, tableRowsIcon } from '@jupyterlab/ui-components';
 
 import { TrackerModel } from './model';
 import { CompareWidget } from './widgets/CompareView';
 import { shortId } from './widgets/format';
 import { RunDetailWidget } from './widgets/RunDetail';
 import { RunListPanel } from './widgets/RunList';
+import { RunsTableWidget } from './widgets/RunsTable';
 
 const PANEL_ID = 'jupyter-tracker-panel';
 
@@ -22,17 +24,19 @@ namespace CommandIDs {
   export const openPanel = 'jupyter-tracker:open-panel';
   export const openRun = 'jupyter-tracker:open-run';
   export const compare = 'jupyter-tracker:compare';
+  export const openTable = 'jupyter-tracker:open-table';
 }
 
 const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-tracker:plugin',
   description: 'Experiment runs recorded by %%track: browse, compare, rerun.',
   autoStart: true,
-  optional: [ICommandPalette, ILayoutRestorer],
+  optional: [ICommandPalette, ILayoutRestorer, IStateDB],
   activate: (
     app: JupyterFrontEnd,
     palette: ICommandPalette | null,
-    restorer: ILayoutRestorer | null
+    restorer: ILayoutRestorer | null,
+    state: IStateDB | null
   ) => {
     const model = new TrackerModel();
     const views = new Map<string, MainAreaWidget>();
@@ -72,7 +76,21 @@ const plugin: JupyterFrontEndPlugin<void> = {
         return view;
       });
 
-    const panel = new RunListPanel(model, { openRun, compare });
+    // One table per experiment (null: all experiments), its column choices kept in the state database.
+    const openTable = (experiment: string | null) =>
+      show(`table:${experiment ?? '*'}`, () => {
+        const content = new RunsTableWidget({ tracker: model, experiment, store: state, actions: { openRun, compare } });
+        const view = new MainAreaWidget({ content });
+        const name = experiment ?? 'all experiments';
+        view.id = `jupyter-tracker-table-${experiment === null ? '*' : encodeURIComponent(experiment)}`;
+        view.title.label = `Runs: ${name.length > 40 ? `${name.slice(0, 39)}…` : name}`;
+        view.title.caption = `Runs table of ${name}`;
+        view.title.icon = tableRowsIcon;
+        view.title.closable = true;
+        return view;
+      });
+
+    const panel = new RunListPanel(model, { openRun, compare, openTable });
     panel.id = PANEL_ID;
     panel.title.icon = listIcon;
     panel.title.caption = 'Experiment runs (jupyter_tracker)';
@@ -91,7 +109,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       label: 'Compare Experiment Runs',
       execute: args => compare((args.runIds as string[]) ?? [])
     });
+    app.commands.addCommand(CommandIDs.openTable, {
+      label: args =>
+        typeof args.experiment === 'string'
+          ? `Open runs table of ${args.experiment}`
+          : 'Experiment Tracker: Open runs table',
+      caption: 'The runs in a table: sort, filter, group, choose columns, chart',
+      icon: tableRowsIcon,
+      execute: args => openTable(typeof args.experiment === 'string' ? args.experiment : null)
+    });
     palette?.addItem({ command: CommandIDs.openPanel, category: 'Experiment Tracking' });
+    palette?.addItem({ command: CommandIDs.openTable, category: 'Experiment Tracking' });
   }
 };
 

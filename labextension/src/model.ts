@@ -60,6 +60,17 @@ export interface IRerunState {
   error: string | null;
 }
 
+/**
+ * A view the poll keeps current besides the runs list and the run details: a runs table. At a
+ * tick where the store's status stamp changed (a run started or ended), or while runs are
+ * running (their metrics and durations move), the poll awaits its refresh; it runs no timer of
+ * its own (issue 14).
+ */
+export interface ILiveView {
+  /** `storeChanged`: runs started or ended since the last tick (not only running runs moving). */
+  refresh(storeChanged: boolean): Promise<void>;
+}
+
 export function isActiveJob(job: IJob | null | undefined): boolean {
   return !!job && (job.state === 'queued' || job.state === 'running');
 }
@@ -73,7 +84,7 @@ export class TrackerModel {
       name: 'jupyter-tracker:runs',
       // Nothing shown needs it (sidebar hidden, no live detail, no rerun): stand by; and always
       // while the browser tab is hidden.
-      standby: () => !(this._active || this._isLive()) || 'when-hidden'
+      standby: () => !(this._active || this._isLive() || this._views.size > 0) || 'when-hidden'
     });
   }
 
@@ -173,6 +184,24 @@ export class TrackerModel {
     } else {
       this._watched.delete(runId);
     }
+  }
+
+  /**
+   * A view (a runs table) is shown: the poll refreshes it when the store changes or runs are
+   * running, until the returned function is called (the view hidden or closed).
+   */
+  watchView(view: ILiveView): () => void {
+    if (this._views.size === 0) {
+      // The view loads what is there now: only later changes refresh it.
+      this._viewStamp = this._stamp === '' ? null : this._stamp;
+    }
+    this._views.add(view);
+    if (!this._poll.isDisposed) {
+      void this._poll.start(); // not the sidebar's refresh: the view loads itself when it opens
+    }
+    return () => {
+      this._views.delete(view);
+    };
   }
 
   rerunState(runId: string): IRerunState {
@@ -500,6 +529,7 @@ export class TrackerModel {
     if (firstStatus) {
       this._changed.emit(); // views waiting for it (a detail's rerun button) show now
     }
+    const recovered = this._unreachable;
     if (this._unreachable) {
       this._unreachable = false;
       this._notice = null;
@@ -526,6 +556,13 @@ export class TrackerModel {
     if (changed && !first) {
       this._storeChanged.emit(status);
     }
+    // Tables shown: refreshed when the store changed since the last tick, or while runs run.
+    // A table opened before the first status takes the first stamp as what it loaded.
+    const storeChanged = (this._viewStamp !== null && stamp !== this._viewStamp) || recovered;
+    this._viewStamp = stamp;
+    if (this._views.size > 0 && (storeChanged || (status.running ?? 0) > 0)) {
+      await Promise.all([...this._views].map(view => view.refresh(storeChanged).catch(() => undefined)));
+    }
   }
 
 
@@ -536,6 +573,7 @@ export class TrackerModel {
   private _notice: string | null = null;
   private _stamp = ''; // the store's activity at the last tick
   private _listStamp = ''; // ... when the list was last reloaded
+  private _viewStamp: string | null = ''; // ... when the tables were last refreshed (null: not yet known)
   private _unreachable = false;
   private _generation = 0;
   private _groups: IGroup[] = [];
@@ -550,6 +588,7 @@ export class TrackerModel {
   private _watched = new Map<string, number>(); // run id -> views showing it
   private _gone = new Set<string>(); // watched runs the server answered 404 for
   private _reruns = new Map<string, IRerunState>();
+  private _views = new Set<ILiveView>(); // runs tables shown, refreshed by the poll
   private _changed = new Signal<this, void>(this);
   private _storeChanged = new Signal<this, IStatus>(this);
   private _runChanged = new Signal<this, string>(this);

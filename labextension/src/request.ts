@@ -255,6 +255,77 @@ export interface IJob {
   error: string | null;
 }
 
+/** A column of the runs table (GET table): `status`, `params.lr`, `metrics.acc`, `tags.t`... */
+export interface ITableColumn {
+  name: string;
+  kind: 'field' | 'param' | 'metric' | 'tag';
+  /** Every matching run has the same value (or none): the column tells no run apart. */
+  constant: boolean;
+}
+
+/** A run as a row of the table: only the columns asked for; a missing value is an absent key. */
+export interface ITableRow {
+  run_id: string;
+  values: { [column: string]: JSONValue };
+}
+
+export interface ITablePage {
+  total: number;
+  offset: number;
+  limit: number;
+  columns: ITableColumn[];
+  rows: ITableRow[];
+}
+
+/** What the table route filters, searches, sorts and pages by (the server does all of it). */
+export interface ITableQuery {
+  experiment?: string;
+  /** An expression: `metrics.acc > 0.9 and params.model == "rf"`; a bad one is a 400. */
+  filter?: string;
+  /** Free text, searched in names, params, tags and code. */
+  q?: string;
+  sort?: string;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+  /** The columns the rows carry (all when not given). */
+  columns?: string[];
+}
+
+export interface IGroupStats {
+  mean: MetricValue;
+  std: MetricValue;
+  min: MetricValue;
+  max: MetricValue;
+  count: number;
+}
+
+export interface IRunGroup {
+  /** The by-params' values; null for runs without the param. */
+  key: { [column: string]: JSONValue };
+  runs: number;
+  metrics: { [metric: string]: IGroupStats };
+}
+
+export interface IGroupsPage {
+  total: number;
+  by: string[];
+  metrics: string[];
+  groups: IRunGroup[];
+}
+
+export interface IGroupsQuery {
+  by: string[];
+  experiment?: string;
+  filter?: string;
+  q?: string;
+  metrics?: string[];
+  sort?: string;
+  order?: 'asc' | 'desc';
+  limit?: number;
+  offset?: number;
+}
+
 // ------------------------------------------------------------------- requests
 const settings = ServerConnection.makeSettings();
 
@@ -314,6 +385,18 @@ export function fetchColumns(): Promise<IColumns> {
 
 export function fetchRuns(query: IRunsQuery): Promise<IRunsPage> {
   return requestAPI<IRunsPage>(['runs'], { ...query });
+}
+
+/** A page of the runs table: `fetchTable({experiment: 'churn', sort: 'metrics.acc', limit: 100})`. */
+export function fetchTable(query: ITableQuery): Promise<ITablePage> {
+  const { columns, ...rest } = query;
+  return requestAPI<ITablePage>(['table'], { ...rest, columns: columns?.join(',') });
+}
+
+/** A page of the runs grouped by params, with each metric's statistics per group. */
+export function fetchGroups(query: IGroupsQuery): Promise<IGroupsPage> {
+  const { by, metrics, ...rest } = query;
+  return requestAPI<IGroupsPage>(['groups'], { ...rest, by: by.join(','), metrics: metrics?.join(',') });
 }
 
 export function fetchRun(runId: string): Promise<IRunDetail> {

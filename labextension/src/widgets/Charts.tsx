@@ -104,7 +104,6 @@ export function LineChart(props: { title: string; subtitle?: string; series: ISe
   const { title, subtitle, series } = props;
   const prepared = series.map(s => ({ ...s, ...points(s) }));
   const all = prepared.flatMap(s => s.points);
-  const left = prepared.reduce((sum, s) => sum + s.left.nan + s.left.inf + s.left.negInf, 0);
   const name = `${truncate(title, NAME_CHARS)}${subtitle ? ` ${subtitle}` : ''}`;
   const caption = (
     <figcaption>
@@ -117,17 +116,7 @@ export function LineChart(props: { title: string; subtitle?: string; series: ISe
       )}
     </figcaption>
   );
-  const note = left > 0 && (
-    <div
-      className="jp-JupyterTracker-muted jp-JupyterTracker-chartNote"
-      title={prepared
-        .filter(s => s.points.length < s.values.length)
-        .map(s => `${s.title ?? s.label}: ${leftOutText(s.left)}`)
-        .join('\n')}
-    >
-      {left} point{left === 1 ? '' : 's'} not shown (NaN or ±∞)
-    </div>
-  );
+  const note = <LeftOutNote series={prepared} />;
   if (all.length === 0) {
     return (
       <figure className="jp-JupyterTracker-chart" aria-label={`Chart of ${name}`}>
@@ -211,6 +200,27 @@ interface ILeftOut {
   nan: number;
   inf: number;
   negInf: number;
+}
+
+/** How many points of the series a chart left out (NaN, ±∞), each series' count on hover; nothing when none. */
+export function LeftOutNote(props: {
+  series: (Pick<ISeries, 'label' | 'title' | 'values'> & { points: unknown[]; left: ILeftOut })[];
+}): JSX.Element | null {
+  const left = props.series.reduce((sum, s) => sum + s.left.nan + s.left.inf + s.left.negInf, 0);
+  if (left === 0) {
+    return null;
+  }
+  return (
+    <div
+      className="jp-JupyterTracker-muted jp-JupyterTracker-chartNote"
+      title={props.series
+        .filter(s => s.points.length < s.values.length)
+        .map(s => `${s.title ?? s.label}: ${leftOutText(s.left)}`)
+        .join('\n')}
+    >
+      {left} point{left === 1 ? '' : 's'} not shown (NaN or ±∞)
+    </div>
+  );
 }
 
 /** `2 NaN, 1 ∞`: the points of a series a chart left out. */

@@ -17,6 +17,8 @@ const KEY_CHARS = 24; // of a param, tag or metric name in a row's values
 export interface IRunListActions {
   openRun: (runId: string) => void;
   compare: (runIds: string[]) => void;
+  /** The runs table of an experiment, or of all experiments (null). */
+  openTable: (experiment: string | null) => void;
 }
 
 const PLAIN_SORTS: [string, string][] = [
@@ -60,7 +62,16 @@ function RunList(props: { model: TrackerModel; actions: IRunListActions }): JSX.
   return (
     <div className="jp-JupyterTracker-runList">
       <header className="jp-JupyterTracker-header">
-        <h2 className="jp-JupyterTracker-title">Experiment runs</h2>
+        <div className="jp-JupyterTracker-titleRow">
+          <h2 className="jp-JupyterTracker-title">Experiment runs</h2>
+          <button
+            className="jp-JupyterTracker-button"
+            title="Open the runs of all experiments in a table in the main area"
+            onClick={() => actions.openTable(null)}
+          >
+            Runs table
+          </button>
+        </div>
         <SearchBox model={model} />
         <SortControls model={model} />
       </header>
@@ -212,6 +223,7 @@ function Group(props: {
   const remaining = group.total - group.runs.length;
   return (
     <section className="jp-JupyterTracker-group" aria-label={`Experiment ${truncate(group.name, NAME_CHARS)}`}>
+      <div className="jp-JupyterTracker-groupBar">
       <button
         className="jp-JupyterTracker-groupHeader"
         aria-expanded={group.expanded}
@@ -223,6 +235,15 @@ function Group(props: {
         </span>
         <span className="jp-JupyterTracker-count">{group.total}</span>
       </button>
+      <button
+        className="jp-JupyterTracker-iconButton jp-JupyterTracker-openTable"
+        aria-label="Open in table"
+        title={`Open the runs of ${truncate(group.name, NAME_CHARS)} in a table`}
+        onClick={() => actions.openTable(group.name)}
+      >
+        ⊞
+      </button>
+      </div>
       {group.expanded && (
         <ul className="jp-JupyterTracker-rows" aria-label={`Runs of ${truncate(group.name, NAME_CHARS)}`}>
           {group.runs.map(run => (
