@@ -596,7 +596,10 @@ def _table_in_browser(ctx: Context, db: Path, rounds: int) -> dict[str, Samples]
         import browser
     except ImportError as error:
         return f"cannot drive a browser here: {error}"
-    measured = browser.table_first_paint(db, ctx.work / "lab", rounds)
+    try:
+        measured = browser.table_first_paint(db, ctx.work / "lab", rounds)
+    except Exception as error:  # noqa: BLE001  (the other rows stand; the note says what went wrong)
+        return f"the browser run failed: {type(error).__name__}: {str(error).splitlines()[0][:200]}"
     return {name: Samples(list(values)) for name, values in measured.items()}
 
 
