@@ -11,7 +11,6 @@ import time
 from pathlib import Path
 
 import pytest
-from traitlets.config import Config
 
 # pytest-jupyter's fixtures, for this module only (as tests/test_server.py does).
 from pytest_jupyter.jupyter_core import *  # noqa: F401,F403
@@ -25,31 +24,13 @@ from jupyter_tracker.store.codec import content_hash
 from jupyter_tracker.store.filter import parse_filter
 from jupyter_tracker.store.schema import SCHEMA_VERSION, migrate
 from helpers import record_run
+import test_server
 
 EVIL = "<img src=x onerror=alert(1)>"
 
 
-@pytest.fixture
-def jp_server_config(tracker_db: Path) -> Config:
-    return Config({
-        "ServerApp": {"jpserver_extensions": {"jupyter_tracker": True}},
-        "JupyterTracker": {"db": str(tracker_db)},
-    })
-
-
-@pytest.fixture
-def fetch(jp_fetch, jp_asyncio_loop):
-    """``fetch("table", params=...)``: a request to /jupyter-tracker/api/..., answered whatever its status."""
-
-    def run(*parts: str, **kwargs):
-        kwargs.setdefault("raise_error", False)
-        return jp_asyncio_loop.run_until_complete(jp_fetch("jupyter-tracker", "api", *parts, **kwargs))
-
-    return run
-
-
-def body(response) -> dict:
-    return json.loads(response.body)
+# The real jupyter_server of test_server.py, with its fixtures (pytest finds them by name here).
+jp_server_config, fetch, body = test_server.jp_server_config, test_server.fetch, test_server.body
 
 
 @pytest.fixture
